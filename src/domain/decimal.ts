@@ -79,18 +79,16 @@ export class Dec {
   }
 
   add(b: Dec): Dec {
-    const a = this;
-    if (a.s === b.s) return new Dec(a.u + b.u, a.s);
-    if (b.u === 0n) return a;
-    if (a.u === 0n) return b;
-    return a.s > b.s ? new Dec(a.u + b.u * pow10(a.s - b.s), a.s) : new Dec(a.u * pow10(b.s - a.s) + b.u, b.s);
+    if (this.s === b.s) return new Dec(this.u + b.u, this.s);
+    if (b.u === 0n) return this;
+    if (this.u === 0n) return b;
+    return this.s > b.s ? new Dec(this.u + b.u * pow10(this.s - b.s), this.s) : new Dec(this.u * pow10(b.s - this.s) + b.u, b.s);
   }
 
   sub(b: Dec): Dec {
-    const a = this;
-    if (a.s === b.s) return new Dec(a.u - b.u, a.s);
-    if (b.u === 0n) return a;
-    return a.s > b.s ? new Dec(a.u - b.u * pow10(a.s - b.s), a.s) : new Dec(a.u * pow10(b.s - a.s) - b.u, b.s);
+    if (this.s === b.s) return new Dec(this.u - b.u, this.s);
+    if (b.u === 0n) return this;
+    return this.s > b.s ? new Dec(this.u - b.u * pow10(this.s - b.s), this.s) : new Dec(this.u * pow10(b.s - this.s) - b.u, b.s);
   }
 
   mul(b: Dec): Dec {
@@ -113,11 +111,10 @@ export class Dec {
   }
 
   cmp(b: Dec): -1 | 0 | 1 {
-    const a = this;
-    let x = a.u;
+    let x = this.u;
     let y = b.u;
-    if (a.s > b.s) y *= pow10(a.s - b.s);
-    else if (b.s > a.s) x *= pow10(b.s - a.s);
+    if (this.s > b.s) y *= pow10(this.s - b.s);
+    else if (b.s > this.s) x *= pow10(b.s - this.s);
     return x < y ? -1 : x > y ? 1 : 0;
   }
 

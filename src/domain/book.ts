@@ -1,0 +1,498 @@
+/**
+ * One book's state and how each event changes it (DOMAIN.md §1-§5): positions with their lots,
+ * balances per (venue, account, asset), and the events the book could not book, with why.
+ *
+ * Booking an event is atomic: every rate it needs is looked up before anything changes, so a
+ * rejected event leaves no trace but its rejection. Which marks a book consulted is recorded so
+ * that a late mark rebooks only the books it can change.
+ */
+import { Dec, DIVISION_SCALE } from './decimal.js';
+import type { BookingCode } from './errors.js';
+import type { BookEvent, DepositEvent, FundingEvent, TradeEvent, TransferEvent, TsUs, WithdrawalEvent } from './events.js';
+import { derivativeKey, type DerivativeInstrument, type InstrumentRegistry, type SpotInstrument } from './instrument.js';
+import { newLotBook, type CostMethod, type Lot, type LotBook } from './lots.js';
+import type { Key, Marks } from './marks.js';
+import { formatTimestamp } from './time.js';
+
+export type FeeConvention = 'separate' | 'capitalise';
+export type Pooling = 'book' | 'venue';
+
+export interface BookSettings {
+  readonly method: CostMethod;
+  readonly fees: FeeConvention;
+  readonly pool: Pooling;
+}
+
+export const DEFAULT_SETTINGS: BookSettings = { method: 'fifo', fees: 'separate', pool: 'book' };
+
+export interface SpotPosition {
+  readonly kind: 'spot';
+  readonly asset: string;
+  /** The venue of the lots under `pool: venue`; undefined when lots are pooled per book. */
+  readonly venue: string | undefined;
+  lots: LotBook;
+  realized: Dec;
+  fees: Dec;
+}
+
+export interface DerivativePosition {
+  readonly kind: 'derivative';
+  readonly instrument: string;
+  readonly venue: string;
+  /** Signed contracts. */
+  qty: Dec;
+  /**
+   * Signed entry value of the open side: Σ contracts × m × price (quote units) when linear,
+   * Σ contracts × m / price (settlement coin) when inverse. The average entry derives from it.
+   */
+  entry: Dec;
+  realized: Dec;
+  /** Realized PnL in the settlement asset (what the venue paid or charged). */
+  realizedSettle: Dec;
+  fees: Dec;
+  funding: Dec;
+  fundingSettle: Dec;
+}
+
+export type Position = SpotPosition | DerivativePosition;
+
+export interface Unbooked {
+  readonly code: BookingCode | 'UNKNOWN_INSTRUMENT';
+  readonly message: string;
+  readonly ts: TsUs;
+}
+
+export interface BookingContext {
+  readonly marks: Marks;
+  readonly instruments: InstrumentRegistry;
+}
+
+export class BookState {
+  readonly positions = new Map<string, Position>();
+  /** Quantity per `venue \0 account \0 asset`, cash included. */
+  readonly balances = new Map<string, Dec>();
+  /** Events of this book that could not be booked, by id. */
+  readonly unbooked = new Map<string, Unbooked>();
+  /** Fees paid in the reporting currency (or an equivalent) on movements of cash itself. */
+  cashFees = Dec.ZERO;
+  /** Next lot sequence number. */
+  lotSeq = 0;
+  /** Events booked (not rejected). */
+  booked = 0;
+
+  constructor(
+    readonly book: string,
+    readonly settings: BookSettings,
+  ) {}
+
+  clone(): BookState {
+    const c = new BookState(this.book, this.settings);
+    for (const [k, p] of this.positions) {
+      c.positions.set(k, p.kind === 'spot' ? { ...p, lots: p.lots.clone() } : { ...p });
+    }
+    for (const [k, v] of this.balances) c.balances.set(k, v);
+    for (const [k, v] of this.unbooked) c.unbooked.set(k, v);
+    c.cashFees = this.cashFees;
+    c.lotSeq = this.lotSeq;
+    c.booked = this.booked;
+    return c;
+  }
+
+  spot(asset: string, venue: string): SpotPosition {
+    const pooled = this.settings.pool === 'venue';
+    const key = pooled ? `${asset}@${venue}` : asset;
+    let p = this.positions.get(key);
+    if (p === undefined) {
+      p = { kind: 'spot', asset, venue: pooled ? venue : undefined, lots: newLotBook(this.settings.method), realized: Dec.ZERO, fees: Dec.ZERO };
+      this.positions.set(key, p);
+    }
+    return p as SpotPosition;
+  }
+
+  derivative(instrument: string, venue: string): DerivativePosition {
+    const key = derivativeKey(instrument, venue);
+    let p = this.positions.get(key);
+    if (p === undefined) {
+      p = {
+        kind: 'derivative',
+        instrument,
+        venue,
+        qty: Dec.ZERO,
+        entry: Dec.ZERO,
+        realized: Dec.ZERO,
+        realizedSettle: Dec.ZERO,
+        fees: Dec.ZERO,
+        funding: Dec.ZERO,
+        fundingSettle: Dec.ZERO,
+      };
+      this.positions.set(key, p);
+    }
+    return p as DerivativePosition;
+  }
+
+  addBalance(venue: string, account: string, asset: string, delta: Dec): void {
+    if (delta.isZero()) return;
+    const key = `${venue}\u0000${account}\u0000${asset}`;
+    const had = this.balances.get(key);
+    this.balances.set(key, had === undefined ? delta : had.add(delta));
+  }
+}
+
+/** Splits a balance key into its parts. */
+export function balanceKeyParts(key: string): { venue: string; account: string; asset: string } {
+  const [venue = '', account = '', asset = ''] = key.split('\u0000');
+  return { venue, account, asset };
+}
+
+type Refusal = { code: BookingCode | 'UNKNOWN_INSTRUMENT'; message: string };
+type Outcome = Refusal | undefined;
+
+/** Looks up rates for one event, remembering which assets the book consulted. */
+class Rates {
+  constructor(
+    private readonly ctx: BookingContext,
+    private readonly consulted: Set<string>,
+    readonly key: Key,
+  ) {}
+
+  rate(asset: string): Dec | undefined {
+    if (this.ctx.marks.isCash(asset)) return Dec.ONE;
+    this.consulted.add(asset);
+    return this.ctx.marks.rate(asset, this.key);
+  }
+
+  /** A derivative's own mark in its quote: its instrument mark, else the base's mark in that quote. */
+  derivativeMark(inst: DerivativeInstrument): Dec | undefined {
+    this.consulted.add(inst.symbol);
+    this.consulted.add(inst.base);
+    const m = this.ctx.marks;
+    return m.pair(inst.symbol, inst.quote, this.key) ?? m.pair(inst.base, inst.quote, this.key) ?? (inst.quote === m.reporting ? m.rate(inst.base, this.key) : undefined);
+  }
+
+  missing(asset: string): Refusal {
+    return {
+      code: 'UNVALUED',
+      message: `no mark for ${asset} in ${this.ctx.marks.reporting} before ${formatTimestamp(this.key.ts)}: send a price event for it first`,
+    };
+  }
+}
+
+/**
+ * Books one event into its book. Returns undefined when booked, or why it could not be (the
+ * state is then unchanged). `consulted` collects the assets whose marks the booking read.
+ */
+export function bookEvent(s: BookState, e: BookEvent, ctx: BookingContext, consulted: Set<string>): Outcome {
+  const rates = new Rates(ctx, consulted, e);
+  let out: Outcome;
+  switch (e.type) {
+    case 'trade':
+      out = bookTrade(s, e, ctx, rates);
+      break;
+    case 'transfer':
+      out = bookTransfer(s, e, ctx, rates);
+      break;
+    case 'deposit':
+      out = bookDeposit(s, e, ctx, rates);
+      break;
+    case 'withdrawal':
+      out = bookWithdrawal(s, e, ctx, rates);
+      break;
+    case 'funding':
+      out = bookFunding(s, e, ctx, rates);
+      break;
+  }
+  if (out === undefined) s.booked++;
+  else s.unbooked.set(e.id, { ...out, ts: e.ts });
+  return out;
+}
+
+/**
+ * Applies a leg (Δ, cash) to a spot position (DOMAIN.md §3). `unit`, when given, is exact:
+ * cash = −Δ × unit, so a split needs no division.
+ */
+function applyLeg(s: BookState, pos: SpotPosition, delta: Dec, cash: Dec, unit: Dec | undefined, ts: TsUs): void {
+  if (delta.isZero()) {
+    // A zero-quantity leg can still carry cash (a fee valued on nothing): it is realized.
+    pos.realized = pos.realized.add(cash);
+    return;
+  }
+  const lots = pos.lots;
+  const q = lots.qty();
+  if (q.isZero() || q.sign() === delta.sign()) {
+    lots.open(delta, cash.neg(), unit, ts, s.lotSeq++);
+    return;
+  }
+  const absD = delta.abs();
+  const absQ = q.abs();
+  if (absD.lte(absQ)) {
+    pos.realized = pos.realized.add(cash.sub(costOf(lots.release(absD))));
+    return;
+  }
+  // A flip: close exactly |q| with its pro-rata share of the cash, open the rest at the fill.
+  const closeCash = unit !== undefined ? q.mul(unit) : cash.mul(absQ).div(absD, DIVISION_SCALE);
+  const openCash = cash.sub(closeCash);
+  pos.realized = pos.realized.add(closeCash.sub(costOf(lots.release(absQ))));
+  lots.open(delta.add(q), openCash.neg(), unit, ts, s.lotSeq++);
+}
+
+function costOf(lots: readonly Lot[]): Dec {
+  let c = Dec.ZERO;
+  for (const l of lots) c = c.add(l.cost);
+  return c;
+}
+
+interface FeeSplit {
+  /** Fee quantity in the base (spot) or settlement asset (derivatives): withheld from that leg. */
+  own: Dec;
+  /** Fee quantity in the quote asset (spot). */
+  quote: Dec;
+  /** R value of every fee (rebates negative). */
+  value: Dec;
+  /** Fees in other assets: each a disposal of that asset at its mark. */
+  other: { asset: string; amount: Dec; rate: Dec }[];
+}
+
+function splitFees(e: TradeEvent, own: string, ownRate: Dec, quote: string | undefined, quoteRate: Dec, rates: Rates): FeeSplit | Refusal {
+  const split: FeeSplit = { own: Dec.ZERO, quote: Dec.ZERO, value: Dec.ZERO, other: [] };
+  for (const f of e.fees) {
+    if (f.asset === own) {
+      split.own = split.own.add(f.amount);
+      split.value = split.value.add(f.amount.mul(ownRate));
+    } else if (f.asset === quote) {
+      split.quote = split.quote.add(f.amount);
+      split.value = split.value.add(f.amount.mul(quoteRate));
+    } else {
+      const r = rates.rate(f.asset);
+      if (r === undefined) return rates.missing(f.asset);
+      split.value = split.value.add(f.amount.mul(r));
+      split.other.push({ asset: f.asset, amount: f.amount, rate: r });
+    }
+  }
+  return split;
+}
+
+function isOutcome(x: FeeSplit | Refusal): x is Refusal {
+  return 'code' in x;
+}
+
+function bookTrade(s: BookState, e: TradeEvent, ctx: BookingContext, rates: Rates): Outcome {
+  const found = ctx.instruments.lookup(e.instrument, e.venue);
+  if (!found.ok) return { code: 'UNKNOWN_INSTRUMENT', message: `instrument ${e.instrument}: ${found.reason}` };
+  return found.instrument.kind === 'spot' ? bookSpotTrade(s, e, found.instrument, ctx, rates) : bookDerivativeTrade(s, e, found.instrument, ctx, rates);
+}
+
+function bookSpotTrade(s: BookState, e: TradeEvent, inst: SpotInstrument, ctx: BookingContext, rates: Rates): Outcome {
+  const marks = ctx.marks;
+  const rQ = rates.rate(inst.quote);
+  if (rQ === undefined) return rates.missing(inst.quote);
+  const u = e.price.mul(rQ);
+  const d = e.side === 'buy' ? e.qty : e.qty.neg();
+  const fees = splitFees(e, inst.base, u, inst.quote, rQ, rates);
+  if (isOutcome(fees)) return fees;
+  // Everything is valued: from here on the booking cannot fail.
+  const capitalise = s.settings.fees === 'capitalise';
+  const baseDelta = d.sub(fees.own);
+  const quoteDelta = d.mul(e.price).neg().sub(fees.quote);
+  if (!marks.isCash(inst.base)) {
+    const pos = s.spot(inst.base, e.venue);
+    const ownValue = fees.own.isZero() ? Dec.ZERO : fees.own.mul(u);
+    // Separate: the lot is valued at the fill (cash = −Δ × u) and every fee goes to `fees`.
+    // Capitalise: the lot (or the proceeds) carries every fee.
+    let cash = d.mul(u).neg().add(ownValue);
+    let unit: Dec | undefined = u;
+    if (capitalise && !fees.value.isZero()) {
+      cash = cash.sub(fees.value);
+      unit = undefined;
+    }
+    applyLeg(s, pos, baseDelta, cash, unit, e.ts);
+    pos.fees = pos.fees.add(fees.value);
+  } else {
+    s.cashFees = s.cashFees.add(fees.value);
+  }
+  if (!marks.isCash(inst.quote)) {
+    applyLeg(s, s.spot(inst.quote, e.venue), quoteDelta, quoteDelta.mul(rQ).neg(), rQ, e.ts);
+  }
+  for (const o of fees.other) {
+    if (!marks.isCash(o.asset)) applyLeg(s, s.spot(o.asset, e.venue), o.amount.neg(), o.amount.mul(o.rate), o.rate, e.ts);
+    s.addBalance(e.venue, e.account, o.asset, o.amount.neg());
+  }
+  s.addBalance(e.venue, e.account, inst.base, baseDelta);
+  s.addBalance(e.venue, e.account, inst.quote, quoteDelta);
+  return undefined;
+}
+
+/** The R value of one unit of a derivative's settlement asset at a fill at `price`. */
+function settleRate(inst: DerivativeInstrument, price: Dec | undefined, rates: Rates): Dec | undefined {
+  const rQ = rates.rate(inst.quote);
+  if (rQ === undefined) return undefined;
+  if (inst.settlement === 'linear') return rQ;
+  // Inverse: the coin is valued at the instrument's own price (DOMAIN.md §5).
+  const p = price ?? rates.derivativeMark(inst);
+  return p === undefined ? undefined : p.mul(rQ);
+}
+
+/** Books the settlement asset's flow (PnL, fees, funding) at the venue, and as a leg on its position. */
+function settle(s: BookState, inst: DerivativeInstrument, venue: string, account: string, amount: Dec, rS: Dec, marks: Marks, ts: TsUs): void {
+  if (amount.isZero()) return;
+  if (!marks.isCash(inst.settle)) applyLeg(s, s.spot(inst.settle, venue), amount, amount.mul(rS).neg(), rS, ts);
+  s.addBalance(venue, account, inst.settle, amount);
+}
+
+function bookDerivativeTrade(s: BookState, e: TradeEvent, inst: DerivativeInstrument, ctx: BookingContext, rates: Rates): Outcome {
+  const rS = settleRate(inst, e.price, rates);
+  if (rS === undefined) return rates.missing(inst.quote);
+  const rQ = rates.rate(inst.quote)!;
+  const fees = splitFees(e, inst.settle, rS, inst.quote === inst.settle ? undefined : inst.quote, rQ, rates);
+  if (isOutcome(fees)) return fees;
+  const pos = s.derivative(inst.symbol, e.venue);
+  const d = e.side === 'buy' ? e.qty : e.qty.neg();
+  const pnl = applyDerivativeFill(pos, d, e.price, inst);
+  pos.realizedSettle = pos.realizedSettle.add(pnl);
+  pos.realized = pos.realized.add(pnl.mul(rS));
+  pos.fees = pos.fees.add(fees.value);
+  // Derivatives keep the venue's average entry, so capitalised fees go to realized, not to cost.
+  if (s.settings.fees === 'capitalise') pos.realized = pos.realized.sub(fees.value);
+  settle(s, inst, e.venue, e.account, pnl.sub(fees.own), rS, ctx.marks, e.ts);
+  if (!fees.quote.isZero()) {
+    if (!ctx.marks.isCash(inst.quote)) applyLeg(s, s.spot(inst.quote, e.venue), fees.quote.neg(), fees.quote.mul(rQ), rQ, e.ts);
+    s.addBalance(e.venue, e.account, inst.quote, fees.quote.neg());
+  }
+  for (const o of fees.other) {
+    if (!ctx.marks.isCash(o.asset)) applyLeg(s, s.spot(o.asset, e.venue), o.amount.neg(), o.amount.mul(o.rate), o.rate, e.ts);
+    s.addBalance(e.venue, e.account, o.asset, o.amount.neg());
+  }
+  return undefined;
+}
+
+/** Entry value of `contracts` at `price`: quote notional (linear) or coin value (inverse). */
+function entryValue(contracts: Dec, price: Dec, inst: DerivativeInstrument): Dec {
+  return inst.settlement === 'linear' ? contracts.mul(inst.multiplier).mul(price) : contracts.mul(inst.multiplier).div(price, DIVISION_SCALE);
+}
+
+/**
+ * Applies a fill of `d` contracts at `price` to a derivative position, returning the realized PnL
+ * in the settlement asset. The open side's entry is a weighted average whatever the book's spot
+ * method (what venues show); a flip closes at the fill and opens the rest at the fill.
+ */
+export function applyDerivativeFill(pos: DerivativePosition, d: Dec, price: Dec, inst: DerivativeInstrument): Dec {
+  const q = pos.qty;
+  if (q.isZero() || q.sign() === d.sign()) {
+    pos.qty = q.add(d);
+    pos.entry = pos.entry.add(entryValue(d, price, inst));
+    return Dec.ZERO;
+  }
+  const absD = d.abs();
+  const absQ = q.abs();
+  const closing = absD.lte(absQ) ? d : q.neg();
+  const released = closing.abs().eq(absQ) ? pos.entry : pos.entry.mul(closing.abs()).div(absQ, DIVISION_SCALE);
+  // Linear: closing at `price` is worth −closing × m × price in quote; PnL = that − released entry.
+  // Inverse: coin PnL = released coin value + closing × m / price (DOMAIN.md §5).
+  const pnl = inst.settlement === 'linear' ? entryValue(closing, price, inst).neg().sub(released) : released.add(entryValue(closing, price, inst));
+  pos.qty = q.add(closing);
+  pos.entry = pos.entry.sub(released);
+  const rest = d.sub(closing);
+  if (!rest.isZero()) {
+    pos.qty = pos.qty.add(rest);
+    pos.entry = pos.entry.add(entryValue(rest, price, inst));
+  }
+  return pnl;
+}
+
+function bookTransfer(s: BookState, e: TransferEvent, ctx: BookingContext, rates: Rates): Outcome {
+  const fee = e.fee ?? Dec.ZERO;
+  const cash = ctx.marks.isCash(e.asset);
+  let r: Dec | undefined;
+  if (!fee.isZero() && !cash) {
+    r = rates.rate(e.asset);
+    if (r === undefined) return rates.missing(e.asset);
+  }
+  if (!cash && s.settings.pool === 'venue') {
+    const src = s.spot(e.asset, e.from);
+    const held = src.lots.qty();
+    if (held.lt(e.qty.add(fee))) {
+      return { code: 'INSUFFICIENT_QUANTITY', message: `transfer of ${e.qty.toString()} ${e.asset} (fee ${fee.toString()}) from ${e.from}: only ${held.toString()} held there under venue pooling` };
+    }
+    s.spot(e.asset, e.to).lots.restore(src.lots.release(e.qty));
+  }
+  if (!fee.isZero()) {
+    if (cash) s.cashFees = s.cashFees.add(fee);
+    else {
+      const pos = s.spot(e.asset, e.from);
+      applyLeg(s, pos, fee.neg(), fee.mul(r!), r, e.ts);
+      pos.fees = pos.fees.add(fee.mul(r!));
+    }
+  }
+  s.addBalance(e.from, e.fromAccount, e.asset, e.qty.add(fee).neg());
+  s.addBalance(e.to, e.toAccount, e.asset, e.qty);
+  return undefined;
+}
+
+function bookDeposit(s: BookState, e: DepositEvent, ctx: BookingContext, rates: Rates): Outcome {
+  if (!ctx.marks.isCash(e.asset)) {
+    let cash: Dec;
+    let unit: Dec | undefined;
+    if (e.cost !== undefined) {
+      cash = e.cost.neg();
+      unit = undefined;
+    } else {
+      const r = rates.rate(e.asset);
+      if (r === undefined) {
+        return { code: 'UNVALUED', message: `deposit of ${e.asset} has no cost and no mark for ${e.asset} before it: give the deposit a cost, or send a price first` };
+      }
+      cash = e.qty.mul(r).neg();
+      unit = r;
+    }
+    applyLeg(s, s.spot(e.asset, e.venue), e.qty, cash, unit, e.ts);
+  }
+  s.addBalance(e.venue, e.account, e.asset, e.qty);
+  return undefined;
+}
+
+function bookWithdrawal(s: BookState, e: WithdrawalEvent, ctx: BookingContext, rates: Rates): Outcome {
+  const fee = e.fee ?? Dec.ZERO;
+  if (ctx.marks.isCash(e.asset)) {
+    s.cashFees = s.cashFees.add(fee);
+  } else {
+    const pos = s.spot(e.asset, e.venue);
+    const long = pos.lots.qty().isPos() ? pos.lots.qty() : Dec.ZERO;
+    const atCost = e.qty.min(long);
+    const beyond = e.qty.sub(atCost);
+    let r: Dec | undefined;
+    if (!beyond.isZero() || !fee.isZero()) {
+      r = rates.rate(e.asset);
+      if (r === undefined) return rates.missing(e.asset);
+    }
+    // What the book holds leaves at its cost: moving capital out is not a trade, so no PnL.
+    if (atCost.isPos()) pos.lots.release(atCost);
+    if (beyond.isPos()) applyLeg(s, pos, beyond.neg(), beyond.mul(r!), r, e.ts);
+    if (fee.isPos()) {
+      applyLeg(s, pos, fee.neg(), fee.mul(r!), r, e.ts);
+      pos.fees = pos.fees.add(fee.mul(r!));
+    }
+  }
+  s.addBalance(e.venue, e.account, e.asset, e.qty.add(fee).neg());
+  return undefined;
+}
+
+function bookFunding(s: BookState, e: FundingEvent, ctx: BookingContext, rates: Rates): Outcome {
+  const found = ctx.instruments.lookup(e.instrument, e.venue);
+  if (!found.ok) return { code: 'UNKNOWN_INSTRUMENT', message: `instrument ${e.instrument}: ${found.reason}` };
+  const inst = found.instrument;
+  if (inst.kind === 'spot') return { code: 'UNKNOWN_INSTRUMENT', message: `instrument ${e.instrument}: spot has no funding` };
+  const rS = settleRate(inst, undefined, rates);
+  if (rS === undefined) return rates.missing(inst.settlement === 'inverse' ? inst.symbol : inst.quote);
+  const pos = s.derivative(inst.symbol, e.venue);
+  let payment: Dec;
+  if (e.amount !== undefined) payment = e.amount;
+  else {
+    const mark = rates.derivativeMark(inst);
+    if (mark === undefined) return rates.missing(inst.symbol);
+    // payment = −sign(qty) × |qty| × m × mark × rate (positive rate: longs pay), in the settlement asset.
+    const notional = inst.settlement === 'linear' ? pos.qty.mul(inst.multiplier).mul(mark) : pos.qty.mul(inst.multiplier).div(mark, DIVISION_SCALE);
+    payment = notional.mul(e.rate!).neg();
+  }
+  pos.fundingSettle = pos.fundingSettle.add(payment);
+  pos.funding = pos.funding.add(payment.mul(rS));
+  settle(s, inst, e.venue, e.account, payment, rS, ctx.marks, e.ts);
+  return undefined;
+}

@@ -1,0 +1,358 @@
+/**
+ * The ledger: takes validated events in any order and keeps every book's state equal to a clean
+ * replay of the corrected log in (ts, id) order.
+ *
+ * - Each book has a timeline: its effective events (originals with their amends applied, cancelled
+ *   ones left out) sorted by (ts, id). An event after the end of its timeline is simply booked; a
+ *   late one is inserted and the book is rebooked from the nearest snapshot before it.
+ * - Marks are a time series (marks.ts); a late mark rebooks only the books that read that asset's
+ *   rate after it.
+ * - Duplicates (same id, same content) are no-ops; the same id with other content is refused.
+ * - A correction whose target has not arrived waits for it, so arrival order never matters.
+ *
+ * With `retain: false` (streaming replay of a large, sorted file) no timeline is kept; anything
+ * that would need a rebook sets `needsReplay` instead, and the caller replays with retention.
+ */
+import { BookState, bookEvent, DEFAULT_SETTINGS, type BookingContext, type BookSettings } from './book.js';
+import { Dec } from './decimal.js';
+import type { RejectCode } from './errors.js';
+import { compareEvents, isBookEvent, type AmendEvent, type BalanceEvent, type BookEvent, type CancelEvent, type LedgerEvent, type TradeEvent, type TsUs } from './events.js';
+import { InstrumentRegistry } from './instrument.js';
+import { Marks, type Key } from './marks.js';
+
+export interface LedgerConfig {
+  /** The reporting currency R. */
+  readonly reporting: string;
+  /** Assets valued at exactly 1 R and kept as cash (e.g. USDT when configured so). */
+  readonly cashLike: readonly string[];
+  readonly defaults: BookSettings;
+  /** Per-book overrides of the defaults. */
+  readonly books: Readonly<Record<string, Partial<BookSettings>>>;
+  /** Keep timelines and events so that late events and corrections rebook (default true). */
+  readonly retain: boolean;
+  /** Events between a book's snapshots (a late event replays at most this many plus the tail). */
+  readonly snapshotEvery: number;
+  /** As-of: events (and marks) after this instant are left out. */
+  readonly until: TsUs | undefined;
+}
+
+export const DEFAULT_CONFIG: LedgerConfig = {
+  reporting: 'USD',
+  cashLike: [],
+  defaults: DEFAULT_SETTINGS,
+  books: {},
+  retain: true,
+  snapshotEvery: 4096,
+  until: undefined,
+};
+
+export type SubmitResult =
+  | { readonly status: 'booked' | 'stored' | 'duplicate' | 'ignored' }
+  | { readonly status: 'rejected' | 'unbooked'; readonly code: RejectCode; readonly message: string };
+
+const BOOKED: SubmitResult = { status: 'booked' };
+const STORED: SubmitResult = { status: 'stored' };
+const DUPLICATE: SubmitResult = { status: 'duplicate' };
+const IGNORED: SubmitResult = { status: 'ignored' };
+
+interface Snapshot {
+  readonly index: number;
+  readonly state: BookState;
+}
+
+/** One book: its timeline of effective events and the state after all of them. */
+class BookLine {
+  readonly timeline: BookEvent[] = [];
+  snapshots: Snapshot[] = [];
+  state: BookState;
+  /** Assets whose marks this book's bookings have read (conservative: never shrinks). */
+  readonly consulted = new Set<string>();
+  /** Key of the last event booked, for detecting late events without a timeline. */
+  last: Key | undefined;
+
+  constructor(
+    readonly book: string,
+    readonly settings: BookSettings,
+  ) {
+    this.state = new BookState(book, settings);
+  }
+}
+
+export class Ledger {
+  readonly config: LedgerConfig;
+  readonly marks: Marks;
+  readonly instruments: InstrumentRegistry;
+  private readonly ctx: BookingContext;
+  private readonly lines = new Map<string, BookLine>();
+  /** id → fingerprint of content, for idempotency. */
+  private readonly seen = new Map<string, number>();
+  /** Original events by id (retain mode). */
+  private readonly originals = new Map<string, LedgerEvent>();
+  private readonly cancels = new Map<string, CancelEvent[]>();
+  private readonly amends = new Map<string, AmendEvent[]>();
+  /** Venue-reported balances, kept for reconciliation. */
+  readonly reports: BalanceEvent[] = [];
+  /** Set in streaming mode when an event needed a rebook that could not be done. */
+  needsReplay = false;
+
+  constructor(config: Partial<LedgerConfig> = {}, instruments?: InstrumentRegistry) {
+    this.config = { ...DEFAULT_CONFIG, ...config };
+    this.marks = new Marks(this.config.reporting, new Set(this.config.cashLike));
+    this.instruments = instruments ?? new InstrumentRegistry();
+    this.ctx = { marks: this.marks, instruments: this.instruments };
+  }
+
+  settingsOf(book: string): BookSettings {
+    return { ...this.config.defaults, ...this.config.books[book] };
+  }
+
+  /** Books (or stores) one validated event. Never throws on bad business input. */
+  submit(e: LedgerEvent): SubmitResult {
+    const fp = fingerprint(e);
+    const prev = this.seen.get(e.id);
+    if (prev !== undefined) {
+      if (prev === fp) return DUPLICATE;
+      return { status: 'rejected', code: 'DUPLICATE_CONFLICT', message: `${e.type} ${e.id}: id already used by an event with different content` };
+    }
+    if (e.type === 'instrument') {
+      if (!this.instruments.register(e.symbol, e.venue, e.multiplier)) {
+        return { status: 'rejected', code: 'INSTRUMENT_CONFLICT', message: `instrument ${e.symbol}@${e.venue ?? '*'}: terms already registered with another multiplier` };
+      }
+      this.seen.set(e.id, fp);
+      return STORED;
+    }
+    this.seen.set(e.id, fp);
+    if (this.config.retain) this.originals.set(e.id, e);
+    switch (e.type) {
+      case 'balance':
+        this.reports.push(e);
+        return STORED;
+      case 'cancel':
+      case 'amend':
+        return this.correct(e);
+      case 'price':
+        if (this.isCancelled(e.id)) return STORED;
+        return this.addMark(e.asset, e.quote, e, e.price);
+      default:
+        return this.place(this.effective(e));
+    }
+  }
+
+  /** The event as corrected: undefined when cancelled, else with its amends applied in (ts, id) order. */
+  private effective(e: BookEvent): BookEvent | undefined {
+    if (this.isCancelled(e.id)) return undefined;
+    const amends = this.amends.get(e.id);
+    if (amends === undefined || e.type !== 'trade') return e;
+    let t: TradeEvent = e;
+    for (const a of amends) if (!this.isCancelled(a.id)) t = { ...t, ...a.fields };
+    return t;
+  }
+
+  private isCancelled(id: string): boolean {
+    const cs = this.cancels.get(id);
+    return cs !== undefined && cs.length > 0;
+  }
+
+  private line(book: string): BookLine {
+    let l = this.lines.get(book);
+    if (l === undefined) {
+      l = new BookLine(book, this.settingsOf(book));
+      this.lines.set(book, l);
+    }
+    return l;
+  }
+
+  private addMark(asset: string, quote: string, key: Key, price: Dec): SubmitResult {
+    if (this.config.until !== undefined && key.ts > this.config.until) return IGNORED;
+    this.marks.add(asset, quote, key.ts, key.id, price);
+    this.rebookAfterMark(asset, key);
+    return BOOKED;
+  }
+
+  private rebookAfterMark(asset: string, key: Key): void {
+    for (const l of this.lines.values()) {
+      if (l.last === undefined || compareEvents(l.last, key) <= 0 || !l.consulted.has(asset)) continue;
+      if (!this.config.retain) {
+        this.needsReplay = true;
+        return;
+      }
+      this.rebook(l, lowerBound(l.timeline, key));
+    }
+  }
+
+  /** Puts an effective book event on its timeline: appended and booked, or inserted and rebooked. */
+  private place(e: BookEvent | undefined): SubmitResult {
+    if (e === undefined) return STORED;
+    if (this.config.until !== undefined && e.ts > this.config.until) return IGNORED;
+    const l = this.line(e.book);
+    if (l.last === undefined || compareEvents(l.last, e) < 0) {
+      if (this.config.retain) l.timeline.push(e);
+      return this.bookNext(l, e);
+    }
+    if (!this.config.retain) {
+      this.needsReplay = true;
+      return STORED;
+    }
+    const i = lowerBound(l.timeline, e);
+    l.timeline.splice(i, 0, e);
+    this.rebook(l, i);
+    const u = l.state.unbooked.get(e.id);
+    return u === undefined ? BOOKED : { status: 'unbooked', code: u.code, message: u.message };
+  }
+
+  /** Removes an effective event from its timeline (it was cancelled or is being amended). */
+  private unplace(e: BookEvent): void {
+    const l = this.lines.get(e.book);
+    if (l === undefined) return;
+    const i = lowerBound(l.timeline, e);
+    const at = l.timeline[i];
+    if (at === undefined || at.id !== e.id) return; // it was left out (after `until`)
+    l.timeline.splice(i, 1);
+    this.rebook(l, i);
+  }
+
+  private bookNext(l: BookLine, e: BookEvent): SubmitResult {
+    const out = bookEvent(l.state, e, this.ctx, l.consulted);
+    l.last = e;
+    if (this.config.retain && l.timeline.length % this.config.snapshotEvery === 0) {
+      l.snapshots.push({ index: l.timeline.length, state: l.state.clone() });
+    }
+    return out === undefined ? BOOKED : { status: 'unbooked', code: out.code, message: out.message };
+  }
+
+  /** Rebooks a book from the last snapshot at or before timeline index `from`. */
+  private rebook(l: BookLine, from: number): void {
+    let s = l.snapshots.length - 1;
+    while (s >= 0 && l.snapshots[s]!.index > from) s--;
+    const snap = s >= 0 ? l.snapshots[s]! : undefined;
+    l.snapshots = l.snapshots.slice(0, s + 1);
+    l.state = snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone();
+    const start = snap?.index ?? 0;
+    l.last = start === 0 ? undefined : l.timeline[start - 1];
+    for (let i = start; i < l.timeline.length; i++) {
+      const e = l.timeline[i]!;
+      bookEvent(l.state, e, this.ctx, l.consulted);
+      l.last = e;
+      if ((i + 1) % this.config.snapshotEvery === 0) l.snapshots.push({ index: i + 1, state: l.state.clone() });
+    }
+  }
+
+  private correct(c: CancelEvent | AmendEvent): SubmitResult {
+    const target = this.originals.get(c.target);
+    if (!this.config.retain && this.seen.has(c.target)) {
+      // The target is booked and not retained: only a full replay can undo it.
+      this.needsReplay = true;
+    }
+    // What the target (or, for a cancel of an amend, the amend's target) looked like before.
+    const affected = target?.type === 'amend' ? this.originals.get(target.target) : target;
+    const before = affected !== undefined && isBookEvent(affected) ? this.effective(affected) : undefined;
+    const wasPrice = affected?.type === 'price' && !this.isCancelled(affected.id);
+    if (c.type === 'cancel') pushTo(this.cancels, c.target, c);
+    else pushTo(this.amends, c.target, c, true);
+    if (affected === undefined) return STORED; // waits for its target
+    if (affected.type === 'price') {
+      if (wasPrice && this.isCancelled(affected.id)) {
+        this.marks.remove(affected.asset, affected.quote, affected);
+        this.rebookAfterMark(affected.asset, affected);
+      }
+      return STORED;
+    }
+    if (!isBookEvent(affected)) return STORED;
+    const after = this.effective(affected);
+    if (before !== undefined) this.unplace(before);
+    return this.place(after);
+  }
+
+  // ---- reading the state ----
+
+  bookNames(): string[] {
+    return [...this.lines.keys()].sort();
+  }
+
+  bookState(book: string): BookState | undefined {
+    return this.lines.get(book)?.state;
+  }
+
+  /** Corrections whose target never arrived, or that target something they cannot correct. */
+  invalidCorrections(): { id: string; code: 'ORPHAN_CORRECTION' | 'CORRECTION_TARGET_INVALID'; message: string }[] {
+    const out: { id: string; code: 'ORPHAN_CORRECTION' | 'CORRECTION_TARGET_INVALID'; message: string }[] = [];
+    const check = (target: string, c: CancelEvent | AmendEvent): void => {
+      const t = this.originals.get(target);
+      if (t === undefined && !this.seen.has(target)) {
+        out.push({ id: c.id, code: 'ORPHAN_CORRECTION', message: `${c.type} ${c.id}: target ${target} never arrived` });
+      } else if (t !== undefined && c.type === 'amend' && t.type !== 'trade') {
+        out.push({ id: c.id, code: 'CORRECTION_TARGET_INVALID', message: `amend ${c.id}: only trades can be amended, ${target} is a ${t.type}` });
+      } else if (t !== undefined && c.type === 'cancel' && t.type === 'cancel') {
+        out.push({ id: c.id, code: 'CORRECTION_TARGET_INVALID', message: `cancel ${c.id}: a cancel cannot be cancelled (${target})` });
+      }
+    };
+    for (const [target, cs] of this.cancels) for (const c of cs) check(target, c);
+    for (const [target, as] of this.amends) for (const a of as) check(target, a);
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+function pushTo<T extends { ts: TsUs; id: string }>(m: Map<string, T[]>, key: string, v: T, sorted = false): void {
+  const list = m.get(key);
+  if (list === undefined) m.set(key, [v]);
+  else {
+    list.push(v);
+    if (sorted) list.sort(compareEvents);
+  }
+}
+
+/** First index whose event is not before `key`. */
+function lowerBound(list: readonly BookEvent[], key: Key): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareEvents(list[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A 53-bit hash of an event's content (cyrb53 over a canonical text of its fields): tells a
+ * duplicate from a conflict without keeping the event.
+ */
+export function fingerprint(e: LedgerEvent): number {
+  return cyrb53(canonicalText(e));
+}
+
+function canonicalText(e: LedgerEvent): string {
+  let out = '';
+  for (const k in e) {
+    const v = (e as unknown as Record<string, unknown>)[k];
+    out += `${k}=${valueText(v)};`;
+  }
+  return out;
+}
+
+function valueText(v: unknown): string {
+  if (v instanceof Dec) return v.toString();
+  if (v === undefined) return '~';
+  if (typeof v === 'object' && v !== null) {
+    if (Array.isArray(v)) return `[${v.map(valueText).join(',')}]`;
+    let s = '{';
+    for (const k of Object.keys(v).sort()) s += `${k}:${valueText((v as Record<string, unknown>)[k])},`;
+    return `${s}}`;
+  }
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? `${v}` : typeof v;
+}
+
+function cyrb53(str: string, seed = 0): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < str.length; i++) {
+    const ch = str.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}

@@ -1,0 +1,349 @@
+/**
+ * Lot books: the open lots of one position and the order in which a reducing leg releases them
+ * (DOMAIN.md §3). FIFO releases the oldest lot first, LIFO the newest, HIFO the highest unit cost
+ * (for shorts the highest sale price), ties oldest; WAC keeps one running (qty, cost).
+ *
+ * Invariants (asserted, and property-tested against a naive model):
+ * - every lot has the sign of the book's quantity; `qty` and `cost` are the exact sums of the lots;
+ * - releasing a lot whole releases its whole cost, so a full close leaves exactly zero;
+ * - a lot with an exact `unit` (cost = qty × unit) releases `x × unit` with no division; other lots
+ *   (capitalised fees, WAC) release `cost × x / qty` rounded half-even at 18 places, the remainder
+ *   derived by subtraction.
+ */
+import { Dec, DIVISION_SCALE } from './decimal.js';
+import type { TsUs } from './events.js';
+
+export type CostMethod = 'fifo' | 'lifo' | 'hifo' | 'wac';
+export const COST_METHODS: readonly CostMethod[] = ['fifo', 'lifo', 'hifo', 'wac'];
+
+export interface Lot {
+  /** Signed quantity: positive long, negative short. Never zero. */
+  readonly qty: Dec;
+  /** Signed cost in the reporting currency: + paid for a long, − received for a short. */
+  readonly cost: Dec;
+  /** Exact cost per unit when known (cost = qty × unit); undefined when cost came with a fee or a quotient. */
+  readonly unit: Dec | undefined;
+  /** When the quantity was acquired (kept across transfers). */
+  readonly ts: TsUs;
+  /** Acquisition order, for ties; unique within a book. */
+  readonly seq: number;
+  /** HIFO rank: |unit cost| fixed at acquisition (a quotient when no exact unit; ordering only). */
+  readonly rank: Dec;
+}
+
+export interface LotBook {
+  readonly method: CostMethod;
+  /** Signed sum of the lots' quantities. */
+  qty(): Dec;
+  /** Signed sum of the lots' costs. */
+  cost(): Dec;
+  /** Adds a lot; its sign must equal the book's (or the book is flat). */
+  open(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): void;
+  /** Removes `x` (0 < x ≤ |qty|) in method order; returns the released lots (fragments included). */
+  release(x: Dec): Lot[];
+  /** Adds lots taken from another book as they are (a transfer keeps cost and date). */
+  restore(lots: readonly Lot[]): void;
+  /** Open lots in acquisition order (for display; WAC shows its one pooled lot). */
+  lots(): Lot[];
+  clone(): LotBook;
+}
+
+function assert(cond: boolean, message: string): asserts cond {
+  if (!cond) throw new Error(`lot book invariant: ${message}`);
+}
+
+export function makeLot(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): Lot {
+  assert(!qty.isZero(), 'a lot has quantity');
+  const rank = unit !== undefined ? unit.abs() : cost.abs().div(qty.abs(), DIVISION_SCALE);
+  return { qty, cost, unit, ts, seq, rank };
+}
+
+/** Splits `x` (absolute, < |lot.qty|) off a lot: returns [taken, remaining]. */
+export function splitLot(lot: Lot, x: Dec): [Lot, Lot] {
+  const sign = lot.qty.isNeg() ? -1 : 1;
+  const takenQty = sign < 0 ? x.neg() : x;
+  const takenCost = lot.unit !== undefined ? takenQty.mul(lot.unit) : lot.cost.mul(x).div(lot.qty.abs(), DIVISION_SCALE);
+  const taken: Lot = { qty: takenQty, cost: takenCost, unit: lot.unit, ts: lot.ts, seq: lot.seq, rank: lot.rank };
+  const rest: Lot = { qty: lot.qty.sub(takenQty), cost: lot.cost.sub(takenCost), unit: lot.unit, ts: lot.ts, seq: lot.seq, rank: lot.rank };
+  return [taken, rest];
+}
+
+/** FIFO and LIFO: lots in acquisition order; FIFO takes from the head, LIFO from the tail. */
+class QueueBook implements LotBook {
+  private items: Lot[] = [];
+  private head = 0;
+  private sumQty = Dec.ZERO;
+  private sumCost = Dec.ZERO;
+
+  constructor(readonly method: 'fifo' | 'lifo') {}
+
+  qty(): Dec {
+    return this.sumQty;
+  }
+
+  cost(): Dec {
+    return this.sumCost;
+  }
+
+  open(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): void {
+    assert(this.sumQty.isZero() || this.sumQty.sign() === qty.sign(), 'open on the same side');
+    this.items.push(makeLot(qty, cost, unit, ts, seq));
+    this.sumQty = this.sumQty.add(qty);
+    this.sumCost = this.sumCost.add(cost);
+  }
+
+  release(x: Dec): Lot[] {
+    assert(x.isPos() && x.lte(this.sumQty.abs()), 'release within the open quantity');
+    const out: Lot[] = [];
+    let left = x;
+    const fifo = this.method === 'fifo';
+    while (!left.isZero()) {
+      const idx = fifo ? this.head : this.items.length - 1;
+      const lot = this.items[idx];
+      assert(lot !== undefined && idx >= this.head, 'lots cover the quantity');
+      const lotAbs = lot.qty.abs();
+      if (lotAbs.lte(left)) {
+        out.push(lot);
+        left = left.sub(lotAbs);
+        if (fifo) this.head++;
+        else this.items.pop();
+      } else {
+        const [taken, rest] = splitLot(lot, left);
+        out.push(taken);
+        this.items[idx] = rest;
+        left = Dec.ZERO;
+      }
+    }
+    this.compact();
+    for (const l of out) {
+      this.sumQty = this.sumQty.sub(l.qty);
+      this.sumCost = this.sumCost.sub(l.cost);
+    }
+    if (this.head === this.items.length) this.reset();
+    return out;
+  }
+
+  restore(lots: readonly Lot[]): void {
+    for (const l of lots) {
+      assert(this.sumQty.isZero() || this.sumQty.sign() === l.qty.sign(), 'restore on the same side');
+      this.sumQty = this.sumQty.add(l.qty);
+      this.sumCost = this.sumCost.add(l.cost);
+    }
+    // Transferred lots keep their acquisition order: merge by (ts, seq).
+    const merged = this.items.slice(this.head).concat(lots);
+    merged.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+    this.items = merged;
+    this.head = 0;
+  }
+
+  private reset(): void {
+    this.items = [];
+    this.head = 0;
+    this.sumQty = Dec.ZERO;
+    this.sumCost = Dec.ZERO;
+  }
+
+  /** Drops released heads once they are the larger part, keeping FIFO amortised O(1). */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  lots(): Lot[] {
+    return this.items.slice(this.head);
+  }
+
+  clone(): LotBook {
+    const c = new QueueBook(this.method);
+    c.items = this.items.slice(this.head);
+    c.sumQty = this.sumQty;
+    c.sumCost = this.sumCost;
+    return c;
+  }
+}
+
+/** HIFO: a binary heap on (rank desc, seq asc). */
+class HifoBook implements LotBook {
+  readonly method = 'hifo' as const;
+  private heap: Lot[] = [];
+  private sumQty = Dec.ZERO;
+  private sumCost = Dec.ZERO;
+
+  qty(): Dec {
+    return this.sumQty;
+  }
+
+  cost(): Dec {
+    return this.sumCost;
+  }
+
+  private static before(a: Lot, b: Lot): boolean {
+    const c = a.rank.cmp(b.rank);
+    return c > 0 || (c === 0 && a.seq < b.seq);
+  }
+
+  private push(lot: Lot): void {
+    const h = this.heap;
+    h.push(lot);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!HifoBook.before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private popTop(): Lot {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && HifoBook.before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && HifoBook.before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  open(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): void {
+    assert(this.sumQty.isZero() || this.sumQty.sign() === qty.sign(), 'open on the same side');
+    this.push(makeLot(qty, cost, unit, ts, seq));
+    this.sumQty = this.sumQty.add(qty);
+    this.sumCost = this.sumCost.add(cost);
+  }
+
+  release(x: Dec): Lot[] {
+    assert(x.isPos() && x.lte(this.sumQty.abs()), 'release within the open quantity');
+    const out: Lot[] = [];
+    let left = x;
+    while (!left.isZero()) {
+      const lot = this.heap[0];
+      assert(lot !== undefined, 'lots cover the quantity');
+      const lotAbs = lot.qty.abs();
+      if (lotAbs.lte(left)) {
+        out.push(this.popTop());
+        left = left.sub(lotAbs);
+      } else {
+        // The remainder keeps its rank and seq, so it stays at the top of the heap.
+        const [taken, rest] = splitLot(lot, left);
+        out.push(taken);
+        this.heap[0] = rest;
+        left = Dec.ZERO;
+      }
+    }
+    for (const l of out) {
+      this.sumQty = this.sumQty.sub(l.qty);
+      this.sumCost = this.sumCost.sub(l.cost);
+    }
+    return out;
+  }
+
+  restore(lots: readonly Lot[]): void {
+    for (const l of lots) {
+      assert(this.sumQty.isZero() || this.sumQty.sign() === l.qty.sign(), 'restore on the same side');
+      this.push(l);
+      this.sumQty = this.sumQty.add(l.qty);
+      this.sumCost = this.sumCost.add(l.cost);
+    }
+  }
+
+  lots(): Lot[] {
+    return this.heap.slice().sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  }
+
+  clone(): LotBook {
+    const c = new HifoBook();
+    c.heap = this.heap.slice();
+    c.sumQty = this.sumQty;
+    c.sumCost = this.sumCost;
+    return c;
+  }
+}
+
+/** WAC: one pooled (qty, cost); the average is derived for display, never stored rounded. */
+class WacBook implements LotBook {
+  readonly method = 'wac' as const;
+  private sumQty = Dec.ZERO;
+  private sumCost = Dec.ZERO;
+  /** Earliest acquisition still open, and the first seq: shown on the pooled lot. */
+  private firstTs = 0;
+  private firstSeq = 0;
+
+  qty(): Dec {
+    return this.sumQty;
+  }
+
+  cost(): Dec {
+    return this.sumCost;
+  }
+
+  open(qty: Dec, cost: Dec, _unit: Dec | undefined, ts: TsUs, seq: number): void {
+    assert(this.sumQty.isZero() || this.sumQty.sign() === qty.sign(), 'open on the same side');
+    if (this.sumQty.isZero()) {
+      this.firstTs = ts;
+      this.firstSeq = seq;
+    }
+    this.sumQty = this.sumQty.add(qty);
+    this.sumCost = this.sumCost.add(cost);
+  }
+
+  release(x: Dec): Lot[] {
+    const abs = this.sumQty.abs();
+    assert(x.isPos() && x.lte(abs), 'release within the open quantity');
+    const pooled = this.pooled();
+    if (x.eq(abs)) {
+      this.sumQty = Dec.ZERO;
+      this.sumCost = Dec.ZERO;
+      return [pooled];
+    }
+    const [taken, rest] = splitLot(pooled, x);
+    this.sumQty = rest.qty;
+    this.sumCost = rest.cost;
+    return [taken];
+  }
+
+  restore(lots: readonly Lot[]): void {
+    for (const l of lots) this.open(l.qty, l.cost, undefined, l.ts, l.seq);
+  }
+
+  private pooled(): Lot {
+    return { qty: this.sumQty, cost: this.sumCost, unit: undefined, ts: this.firstTs, seq: this.firstSeq, rank: Dec.ZERO };
+  }
+
+  lots(): Lot[] {
+    return this.sumQty.isZero() ? [] : [this.pooled()];
+  }
+
+  clone(): LotBook {
+    const c = new WacBook();
+    c.sumQty = this.sumQty;
+    c.sumCost = this.sumCost;
+    c.firstTs = this.firstTs;
+    c.firstSeq = this.firstSeq;
+    return c;
+  }
+}
+
+export function newLotBook(method: CostMethod): LotBook {
+  switch (method) {
+    case 'fifo':
+    case 'lifo':
+      return new QueueBook(method);
+    case 'hifo':
+      return new HifoBook();
+    case 'wac':
+      return new WacBook();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Timestamps: ISO-8601 text at the edges, integer epoch microseconds (UTC) inside. Parsing is
+ * hand-written (no Date) so that it is pure, exact and the same on every runtime: a calendar date
+ * that does not exist (2026-02-30) is an error, not a silent roll-over.
+ */
+import type { TsUs } from './events.js';
+
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+const US_PER_SECOND = 1_000_000;
+const US_PER_DAY = 86_400 * US_PER_SECOND;
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function civilFromDays(z: number): [number, number, number] {
+  const zz = z + 719468;
+  const era = Math.floor(zz / 146097);
+  const doe = zz - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/** Epoch microseconds of an ISO-8601 timestamp with a zone (Z or ±HH:MM); undefined if invalid. */
+export function parseTimestamp(text: string): TsUs | undefined {
+  const m = ISO_RE.exec(text);
+  if (m === null) return undefined;
+  const y = +m[1]!;
+  const mo = +m[2]!;
+  const d = +m[3]!;
+  const h = +m[4]!;
+  const mi = +m[5]!;
+  const s = +m[6]!;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
+  const frac = m[7] ?? '';
+  // Sub-microsecond digits must be zero: UTC microseconds order events exactly, and we refuse to
+  // drop information silently.
+  if (frac.length > 6 && !/^0+$/.test(frac.slice(6))) return undefined;
+  const us = frac === '' ? 0 : +frac.slice(0, 6).padEnd(6, '0');
+  let offsetMin = 0;
+  const zone = m[8]!;
+  if (zone !== 'Z') {
+    const oh = +zone.slice(1, 3);
+    const om = +zone.slice(4, 6);
+    if (oh > 23 || om > 59) return undefined;
+    offsetMin = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const secs = h * 3600 + mi * 60 + s - offsetMin * 60;
+  return daysFromCivil(y, mo, d) * US_PER_DAY + secs * US_PER_SECOND + us;
+}
+
+/** Canonical text of a timestamp: UTC, `Z`, milliseconds or microseconds only when needed. */
+export function formatTimestamp(tsUs: TsUs): string {
+  const days = Math.floor(tsUs / US_PER_DAY);
+  let rest = tsUs - days * US_PER_DAY;
+  const [y, mo, d] = civilFromDays(days);
+  const h = Math.floor(rest / (3600 * US_PER_SECOND));
+  rest -= h * 3600 * US_PER_SECOND;
+  const mi = Math.floor(rest / (60 * US_PER_SECOND));
+  rest -= mi * 60 * US_PER_SECOND;
+  const s = Math.floor(rest / US_PER_SECOND);
+  const us = rest - s * US_PER_SECOND;
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  const frac = us === 0 ? '' : us % 1000 === 0 ? `.${String(us / 1000).padStart(3, '0')}` : `.${String(us).padStart(6, '0')}`;
+  return `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)}T${p2(h)}:${p2(mi)}:${p2(s)}${frac}Z`;
+}
+
+/** Epoch microseconds from epoch milliseconds (ccxt's unit), for adapters. */
+export function fromEpochMs(ms: number): TsUs {
+  return ms * 1000;
+}
