@@ -25,6 +25,7 @@ export const VALIDATION_CODES = {
   INVALID_COMBINATION: 'fields that exclude each other, or a field that needs another',
   DUPLICATE_CONFLICT: 'an id already used by an event with different content',
   INSTRUMENT_CONFLICT: 'instrument terms that contradict terms already registered',
+  CCXT_UNMAPPED: 'a ccxt structure that could not be mapped to an event',
 } as const;
 
 export const BOOKING_CODES = {

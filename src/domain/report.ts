@@ -363,3 +363,34 @@ function valueDerivative(ledger: Ledger, s: BookState, p: DerivativePosition, ke
     total,
   };
 }
+
+export interface UnbookedReport {
+  readonly book: string;
+  readonly id: string;
+  readonly ts: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Events that reached a book but could not be booked, and corrections that correct nothing. */
+export function unbookedEvents(ledger: Ledger): UnbookedReport[] {
+  const out: UnbookedReport[] = [];
+  for (const book of ledger.bookNames()) {
+    for (const [id, u] of ledger.bookState(book)!.unbooked) out.push({ book, id, ts: formatTimestamp(u.ts), code: u.code, message: u.message });
+  }
+  for (const c of ledger.invalidCorrections()) out.push({ book: '', id: c.id, ts: '', code: c.code, message: c.message });
+  return out.sort((a, b) => (a.book < b.book ? -1 : a.book > b.book ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Everything the state holds, canonically: the report with every lot, the unbooked events and
+ * the latest marks. Two ledgers with equal documents are in the same state; the digest hashes it.
+ */
+export function stateDocument(ledger: Ledger): unknown {
+  return {
+    report: buildReport(ledger, { lots: true, includeFlat: true }),
+    unbooked: unbookedEvents(ledger),
+    marks: ledger.marks.latest().map((m) => ({ pair: m.pair, ts: formatTimestamp(m.ts), price: m.price.toString() })),
+    instruments: ledger.instruments.entries().map((i) => ({ symbol: i.symbol, venue: i.venue, multiplier: i.multiplier.toString() })),
+  };
+}

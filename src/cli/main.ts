@@ -1,0 +1,147 @@
+/**
+ * The `utl` command line. Commands parse their options once, call an app service, and print.
+ *
+ * Exit codes (docs/cli.md): 0 everything booked; 3 some events were rejected (the rest booked);
+ * 2 bad usage or unreadable input; 1 an internal error (a bug: please report it).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { replayFile, type ReplayOptions } from '../app/replay.js';
+import { COST_METHODS, type CostMethod } from '../domain/lots.js';
+import { parseTimestamp } from '../domain/time.js';
+import { ASSET_RE } from '../domain/instrument.js';
+import { renderReport } from './format.js';
+
+export const EXIT_OK = 0;
+export const EXIT_INTERNAL = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_REJECTED = 3;
+
+/** Progress is drawn only for files this large on an interactive terminal. */
+const PROGRESS_MIN_BYTES = 8 << 20;
+
+function parseAt(text: string): number {
+  const t = parseTimestamp(text);
+  if (t === undefined) throw new InvalidArgumentError('expected an ISO-8601 instant such as 2026-01-02T10:00:00Z');
+  return t;
+}
+
+function parseAsset(text: string): string {
+  if (!ASSET_RE.test(text)) throw new InvalidArgumentError('expected an asset code such as USD');
+  return text;
+}
+
+function parseAssets(text: string): string[] {
+  return text === '' ? [] : text.split(',').map((a) => parseAsset(a.trim()));
+}
+
+interface ReplayFlags {
+  method: CostMethod;
+  fees: 'separate' | 'capitalise';
+  pool: 'book' | 'venue';
+  reporting: string;
+  cash: string[];
+  at?: number;
+  json?: boolean;
+  lots?: boolean;
+  venue?: string;
+  book?: string;
+  account?: string;
+  asOf?: string;
+  progress: boolean;
+}
+
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let code = EXIT_OK;
+  const program = new Command()
+    .name('utl')
+    .description('UTL, a universal transaction ledger: exact positions, cost basis, PnL and exposure.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) });
+
+  program
+    .command('replay')
+    .description('book a file of events (JSON Lines, a JSON array, or ccxt output) and print positions, PnL and exposure')
+    .argument('<file>', 'events: JSON Lines, or a JSON array (canonical events or ccxt unified structures)')
+    .addOption(new Option('--method <method>', 'cost method').choices(COST_METHODS).default('fifo'))
+    .addOption(new Option('--fees <convention>', 'fee convention').choices(['separate', 'capitalise']).default('separate'))
+    .addOption(new Option('--pool <pool>', 'lots pooled per book, or per venue').choices(['book', 'venue']).default('book'))
+    .option('--reporting <asset>', 'reporting currency', parseAsset, 'USD')
+    .option('--cash <assets>', 'comma-separated assets valued at 1 reporting unit and kept as cash (e.g. USDT,USDC)', parseAssets, [])
+    .option('--at <ts>', 'as-of: the state at this instant (events after it are left out)', parseAt)
+    .option('--json', 'print JSON (full precision) instead of tables')
+    .option('--lots', 'include each position\'s open lots (JSON)')
+    .option('--venue <venue>', 'ccxt input: the venue it came from')
+    .option('--book <book>', 'ccxt input: the book to book it into')
+    .option('--account <account>', 'ccxt input: the account at the venue')
+    .option('--as-of <ts>', 'ccxt input: the time of balances that carry none')
+    .option('--no-progress', 'never draw a progress bar')
+    .action(async (file: string, flags: ReplayFlags) => {
+      code = await runReplay(file, flags, out, err);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    throw e;
+  }
+  return code;
+}
+
+async function runReplay(file: string, flags: ReplayFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let bar: cliProgress.SingleBar | undefined;
+  const tty = (err as { isTTY?: boolean }).isTTY === true;
+  const opts: ReplayOptions = {
+    settings: { method: flags.method, fees: flags.fees, pool: flags.pool },
+    reporting: flags.reporting,
+    cashLike: flags.cash,
+    until: flags.at,
+    lots: flags.lots === true,
+    ccxt: {
+      ...(flags.venue === undefined ? {} : { venue: flags.venue }),
+      ...(flags.book === undefined ? {} : { book: flags.book }),
+      ...(flags.account === undefined ? {} : { account: flags.account }),
+      ...(flags.asOf === undefined ? {} : { asOf: flags.asOf }),
+    },
+    onProgress: (bytes, total) => {
+      if (!flags.progress || !tty || total < PROGRESS_MIN_BYTES) return;
+      if (bar === undefined) {
+        bar = new cliProgress.SingleBar({ stream: err, format: 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s', hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar.start(Math.ceil(total / 1e6), 0);
+      }
+      bar.update(Math.floor(bytes / 1e6));
+    },
+  };
+  let result;
+  try {
+    result = await replayFile(file, opts);
+  } catch (e) {
+    const error = e as NodeJS.ErrnoException;
+    if (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES') {
+      err.write(`utl replay: cannot read ${file}: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  } finally {
+    bar?.stop();
+  }
+  if (flags.json === true) {
+    const r = result.report;
+    out.write(
+      `${JSON.stringify({
+        positions: r.positions,
+        exposure: r.exposure,
+        books: r.books,
+        balances: r.balances,
+        rejected: result.rejected,
+        counts: result.counts,
+        asOf: r.asOf,
+        digest: result.digest,
+      })}\n`,
+    );
+  } else {
+    out.write(`${renderReport(result, { color: (out as { isTTY?: boolean }).isTTY === true })}\n`);
+  }
+  return result.rejected.length > 0 ? EXIT_REJECTED : EXIT_OK;
+}

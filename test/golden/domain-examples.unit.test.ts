@@ -1,0 +1,132 @@
+/**
+ * Every worked example of DOMAIN.md, as given/when/then: the figures are the document's own.
+ */
+import { describe, expect, it } from 'vitest';
+import { mark, position, reportOf, trade } from '../support/ledger.js';
+import type { CostMethod } from '../../src/domain/lots.js';
+
+describe('DOMAIN.md §3 worked example: buy 1@100, 2@120, 1@90, sell 1.5@130, 1@80, mark 110', () => {
+  const table: [CostMethod, string, string, string][] = [
+    ['fifo', '-5', '150', '15'],
+    ['lifo', '5', '160', '5'],
+    ['hifo', '-15', '140', '25'],
+    ['wac', '6.25', '161.25', '3.75'],
+  ];
+  for (const [method, realized, costBasis, unrealized] of table) {
+    it(`${method}: realized ${realized}, cost basis ${costBasis}, unrealized ${unrealized}, total 10`, () => {
+      const r = reportOf(
+        [trade('buy', '1', '100'), trade('buy', '2', '120'), trade('buy', '1', '90'), trade('sell', '1.5', '130'), trade('sell', '1', '80'), mark('BTC', '110')],
+        { defaults: { method, fees: 'separate', pool: 'book' } },
+      );
+      const p = position(r, 'BTC');
+      expect(p.qty).toBe('1.5');
+      expect(p.realizedPnl).toBe(realized);
+      expect(p.costBasis).toBe(costBasis);
+      expect(p.unrealizedPnl).toBe(unrealized);
+      expect(p.totalPnl).toBe('10');
+    });
+  }
+});
+
+describe('DOMAIN.md §3 short then cover: sell 1@110, 1@120, 1@100, buy 1.5@105, mark 108', () => {
+  const table: [CostMethod, string, string][] = [
+    ['fifo', '12.5', '-160'],
+    ['lifo', '2.5', '-170'],
+    ['hifo', '17.5', '-155'],
+    ['wac', '7.5', '-165'],
+  ];
+  for (const [method, realized, left] of table) {
+    it(`${method}: realized ${realized}, cost basis left ${left}`, () => {
+      const r = reportOf(
+        [trade('sell', '1', '110'), trade('sell', '1', '120'), trade('sell', '1', '100'), trade('buy', '1.5', '105'), mark('BTC', '108')],
+        { defaults: { method, fees: 'separate', pool: 'book' } },
+      );
+      const p = position(r, 'BTC');
+      expect(p.qty).toBe('-1.5');
+      expect(p.realizedPnl).toBe(realized);
+      expect(p.costBasis).toBe(left);
+    });
+  }
+});
+
+describe('DOMAIN.md §3 flip', () => {
+  it('long 1@100 and 1@90, sell 3@110: +30 and a short 1 at −110; buy 2@100: +10, long 1 at 100', () => {
+    const events = [trade('buy', '1', '100'), trade('buy', '1', '90'), trade('sell', '3', '110')];
+    let p = position(reportOf(events), 'BTC');
+    expect(p.realizedPnl).toBe('30');
+    expect(p.qty).toBe('-1');
+    expect(p.costBasis).toBe('-110');
+    events.push(trade('buy', '2', '100'));
+    p = position(reportOf(events), 'BTC');
+    expect(p.realizedPnl).toBe('40');
+    expect(p.qty).toBe('1');
+    expect(p.costBasis).toBe('100');
+  });
+});
+
+describe('DOMAIN.md §4 fees: buy 2@100 fee 1, buy 2@110 fee 1.2, sell 3@120 fee 1.8, mark 115, FIFO', () => {
+  const events = () => [
+    trade('buy', '2', '100', { fee: { asset: 'USD', amount: '1' } }),
+    trade('buy', '2', '110', { fee: { asset: 'USD', amount: '1.2' } }),
+    trade('sell', '3', '120', { fee: { asset: 'USD', amount: '1.8' } }),
+    mark('BTC', '115'),
+  ];
+  it('separate: realized 50, fees 4, unrealized 5, net 51', () => {
+    const p = position(reportOf(events()), 'BTC');
+    expect(p.realizedPnl).toBe('50');
+    expect(p.fees).toBe('4');
+    expect(p.unrealizedPnl).toBe('5');
+    expect(p.totalPnl).toBe('51');
+  });
+  it('capitalise: lots 201 and 221.2, realized 46.6, unrealized 4.4, net 51', () => {
+    const p = position(reportOf(events(), { defaults: { method: 'fifo', fees: 'capitalise', pool: 'book' } }), 'BTC');
+    expect(p.realizedPnl).toBe('46.6');
+    expect(p.unrealizedPnl).toBe('4.4');
+    expect(p.costBasis).toBe('110.6');
+    expect(p.fees).toBe('4');
+    expect(p.totalPnl).toBe('51');
+  });
+});
+
+describe('DOMAIN.md §5 derivatives', () => {
+  const perp = (side: 'buy' | 'sell', qty: string, price: string) => trade(side, qty, price, { instrument: 'BTC/USD:USD' });
+  const terms = { type: 'instrument', symbol: 'BTC/USD:USD', multiplier: '1' };
+  it('buy 2@100, buy 1@103 (avg 101), sell 1.5@105 → +6, left 1.5 at 101; sell 3@99 → −3, short 1.5 at 99', () => {
+    const events = [terms, perp('buy', '2', '100'), perp('buy', '1', '103'), perp('sell', '1.5', '105')];
+    let p = position(reportOf(events), 'BTC/USD:USD');
+    expect(p.realizedPnl).toBe('6');
+    expect(p.qty).toBe('1.5');
+    expect(p.avgPrice).toBe('101');
+    events.push(perp('sell', '3', '99'));
+    p = position(reportOf(events), 'BTC/USD:USD');
+    expect(p.realizedPnl).toBe('3');
+    expect(p.qty).toBe('-1.5');
+    expect(p.avgPrice).toBe('99');
+  });
+  it('funding: long 2, mark 100, rate 0.0001 → −0.02', () => {
+    const events = [
+      terms,
+      perp('buy', '2', '100'),
+      mark('BTC/USD:USD', '100'),
+      { type: 'funding', id: 'fu1', ts: '2030-01-01T00:00:00Z', book: 'b1', venue: 'binance', instrument: 'BTC/USD:USD', rate: '0.0001' },
+    ];
+    const p = position(reportOf(events), 'BTC/USD:USD');
+    expect(p.funding).toBe('-0.02');
+  });
+});
+
+describe('DOMAIN.md §7 numbers', () => {
+  it('cost 100 for 3 units, sell 1 (WAC) → releases 33.333333333333333333, leaves 66.666666666666666667', () => {
+    const r = reportOf([trade('buy', '3', '33.333333333333333333'), trade('sell', '1', '50')], { defaults: { method: 'wac', fees: 'separate', pool: 'book' } });
+    // 3 × 33.333333333333333333 = 99.999999999999999999: use a deposit with cost 100 for the exact example.
+    expect(position(r, 'BTC').qty).toBe('2');
+    const r2 = reportOf(
+      [
+        { type: 'deposit', id: 'd1', ts: '2026-01-01T00:00:00Z', book: 'b1', venue: 'binance', asset: 'ETH', qty: '3', cost: '100' },
+        { type: 'withdrawal', id: 'w1', ts: '2026-01-01T00:00:01Z', book: 'b1', venue: 'binance', asset: 'ETH', qty: '1' },
+      ],
+      { defaults: { method: 'wac', fees: 'separate', pool: 'book' } },
+    );
+    expect(position(r2, 'ETH').costBasis).toBe('66.666666666666666667');
+  });
+});
