@@ -453,18 +453,15 @@ function bookWithdrawal(s: BookState, e: WithdrawalEvent, ctx: BookingContext, r
   if (ctx.marks.isCash(e.asset)) {
     s.cashFees = s.cashFees.add(fee);
   } else {
-    const pos = s.spot(e.asset, e.venue);
-    const long = pos.lots.qty().isPos() ? pos.lots.qty() : Dec.ZERO;
-    const atCost = e.qty.min(long);
-    const beyond = e.qty.sub(atCost);
-    let r: Dec | undefined;
-    if (!beyond.isZero() || !fee.isZero()) {
-      r = rates.rate(e.asset);
-      if (r === undefined) return rates.missing(e.asset);
+    const r = rates.rate(e.asset);
+    if (r === undefined && (e.cost === undefined || !fee.isZero())) {
+      return { code: 'UNVALUED', message: `withdrawal of ${e.asset} has no cost and no mark for ${e.asset} before it: give it a cost (the value that left), or send a price first` };
     }
-    // What the book holds leaves at its cost: moving capital out is not a trade, so no PnL.
-    if (atCost.isPos()) pos.lots.release(atCost);
-    if (beyond.isPos()) applyLeg(s, pos, beyond.neg(), beyond.mul(r!), r, e.ts);
+    // Quantity leaves the book at its value (given, or at the mark): the book keeps the PnL it
+    // made while holding it, and the total PnL stays independent of the cost method.
+    const pos = s.spot(e.asset, e.venue);
+    if (e.cost !== undefined) applyLeg(s, pos, e.qty.neg(), e.cost, undefined, e.ts);
+    else applyLeg(s, pos, e.qty.neg(), e.qty.mul(r!), r, e.ts);
     if (fee.isPos()) {
       applyLeg(s, pos, fee.neg(), fee.mul(r!), r, e.ts);
       pos.fees = pos.fees.add(fee.mul(r!));

@@ -66,7 +66,10 @@ export interface DepositEvent extends Base {
   readonly cost: Dec | undefined;
 }
 
-/** Quantity leaving the book: lots leave at their cost (no PnL); `fee` (in `asset`) is a fee. */
+/**
+ * Quantity leaving the book, at `cost` (the total R value that left) or at the mark: a disposal,
+ * so the book keeps the PnL it made while holding it; `fee` (in `asset`) is a fee on top.
+ */
 export interface WithdrawalEvent extends Base {
   readonly type: 'withdrawal';
   readonly book: string;
@@ -74,6 +77,7 @@ export interface WithdrawalEvent extends Base {
   readonly account: string;
   readonly asset: string;
   readonly qty: Dec;
+  readonly cost: Dec | undefined;
   readonly fee: Dec | undefined;
 }
 

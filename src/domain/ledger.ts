@@ -265,8 +265,11 @@ export class Ledger {
 
   // ---- reading the state ----
 
+  /** Books with anything booked or refused (a book whose every event was cancelled is gone). */
   bookNames(): string[] {
-    return [...this.lines.keys()].sort();
+    const names: string[] = [];
+    for (const [name, l] of this.lines) if (l.state.booked > 0 || l.state.unbooked.size > 0) names.push(name);
+    return names.sort();
   }
 
   bookState(book: string): BookState | undefined {

@@ -388,7 +388,7 @@ export function unbookedEvents(ledger: Ledger): UnbookedReport[] {
  */
 export function stateDocument(ledger: Ledger): unknown {
   return {
-    report: buildReport(ledger, { lots: true, includeFlat: true }),
+    report: buildReport(ledger, { lots: true }),
     unbooked: unbookedEvents(ledger),
     marks: ledger.marks.latest().map((m) => ({ pair: m.pair, ts: formatTimestamp(m.ts), price: m.price.toString() })),
     instruments: ledger.instruments.entries().map((i) => ({ symbol: i.symbol, venue: i.venue, multiplier: i.multiplier.toString() })),

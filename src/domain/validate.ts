@@ -22,7 +22,7 @@ const FIELDS: Record<LedgerEvent['type'], readonly string[]> = {
   price: ['id', 'ts', 'asset', 'quote', 'price', 'meta'],
   transfer: ['id', 'ts', 'book', 'asset', 'qty', 'from', 'to', 'fromAccount', 'toAccount', 'fee', 'meta'],
   deposit: ['id', 'ts', 'book', 'venue', 'account', 'asset', 'qty', 'cost', 'txid', 'meta'],
-  withdrawal: ['id', 'ts', 'book', 'venue', 'account', 'asset', 'qty', 'fee', 'txid', 'meta'],
+  withdrawal: ['id', 'ts', 'book', 'venue', 'account', 'asset', 'qty', 'cost', 'fee', 'txid', 'meta'],
   funding: ['id', 'ts', 'book', 'venue', 'account', 'instrument', 'amount', 'rate', 'asset', 'meta'],
   balance: ['id', 'ts', 'book', 'venue', 'account', 'asset', 'total', 'free', 'used', 'meta'],
   cancel: ['id', 'ts', 'target', 'reason', 'meta'],
@@ -262,9 +262,10 @@ function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: I
       const account = r.name('account', false, 'default');
       const asset = r.asset('asset', true);
       const qty = r.positive('qty', true, 'QUANTITY_NOT_POSITIVE');
+      const cost = r.nonNegative('cost', false);
       const fee = r.nonNegative('fee', false);
       if (r.issues.length > 0) return undefined;
-      return { type, id: id!, ts: ts!, book: book!, venue: venue!, account: account!, asset: asset!, qty: qty!, fee };
+      return { type, id: id!, ts: ts!, book: book!, venue: venue!, account: account!, asset: asset!, qty: qty!, cost, fee };
     }
     case 'funding': {
       const id = r.id('id', true);
