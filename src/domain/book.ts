@@ -69,8 +69,8 @@ export interface BookingContext {
 
 export class BookState {
   readonly positions = new Map<string, Position>();
-  /** Quantity per `venue \0 account \0 asset`, cash included. */
-  readonly balances = new Map<string, Dec>();
+  /** Quantity by venue, then account, then asset, cash included (nested: no key strings to build on the hot path). */
+  readonly balances = new Map<string, Map<string, Map<string, Dec>>>();
   /** Events of this book that could not be booked, by id. */
   readonly unbooked = new Map<string, Unbooked>();
   /** Fees paid in the reporting currency (or an equivalent) on movements of cash itself. */
@@ -90,7 +90,11 @@ export class BookState {
     for (const [k, p] of this.positions) {
       c.positions.set(k, p.kind === 'spot' ? { ...p, lots: p.lots.clone() } : { ...p });
     }
-    for (const [k, v] of this.balances) c.balances.set(k, v);
+    for (const [venue, accounts] of this.balances) {
+      const copy = new Map<string, Map<string, Dec>>();
+      for (const [account, assets] of accounts) copy.set(account, new Map(assets));
+      c.balances.set(venue, copy);
+    }
     for (const [k, v] of this.unbooked) c.unbooked.set(k, v);
     c.cashFees = this.cashFees;
     c.lotSeq = this.lotSeq;
@@ -132,16 +136,29 @@ export class BookState {
 
   addBalance(venue: string, account: string, asset: string, delta: Dec): void {
     if (delta.isZero()) return;
-    const key = `${venue}\u0000${account}\u0000${asset}`;
-    const had = this.balances.get(key);
-    this.balances.set(key, had === undefined ? delta : had.add(delta));
+    let accounts = this.balances.get(venue);
+    if (accounts === undefined) {
+      accounts = new Map();
+      this.balances.set(venue, accounts);
+    }
+    let assets = accounts.get(account);
+    if (assets === undefined) {
+      assets = new Map();
+      accounts.set(account, assets);
+    }
+    const had = assets.get(asset);
+    assets.set(asset, had === undefined ? delta : had.add(delta));
   }
-}
 
-/** Splits a balance key into its parts. */
-export function balanceKeyParts(key: string): { venue: string; account: string; asset: string } {
-  const [venue = '', account = '', asset = ''] = key.split('\u0000');
-  return { venue, account, asset };
+  /** Every balance, sorted by venue, account, asset. */
+  balanceList(): { venue: string; account: string; asset: string; qty: Dec }[] {
+    const out: { venue: string; account: string; asset: string; qty: Dec }[] = [];
+    for (const [venue, accounts] of this.balances) {
+      for (const [account, assets] of accounts) for (const [asset, qty] of assets) out.push({ venue, account, asset, qty });
+    }
+    const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+    return out.sort((a, b) => cmp(a.venue, b.venue) || cmp(a.account, b.account) || cmp(a.asset, b.asset));
+  }
 }
 
 type Refusal = { code: BookingCode | 'UNKNOWN_INSTRUMENT'; message: string };

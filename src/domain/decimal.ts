@@ -79,19 +79,22 @@ export class Dec {
   }
 
   add(b: Dec): Dec {
-    if (this.s === b.s) return new Dec(this.u + b.u, this.s);
     if (b.u === 0n) return this;
     if (this.u === 0n) return b;
+    if (this.s === b.s) return new Dec(this.u + b.u, this.s);
     return this.s > b.s ? new Dec(this.u + b.u * pow10(this.s - b.s), this.s) : new Dec(this.u * pow10(b.s - this.s) + b.u, b.s);
   }
 
   sub(b: Dec): Dec {
-    if (this.s === b.s) return new Dec(this.u - b.u, this.s);
     if (b.u === 0n) return this;
+    if (this.s === b.s) return new Dec(this.u - b.u, this.s);
     return this.s > b.s ? new Dec(this.u - b.u * pow10(this.s - b.s), this.s) : new Dec(this.u * pow10(b.s - this.s) - b.u, b.s);
   }
 
   mul(b: Dec): Dec {
+    // Multiplying by one (a cash asset's rate) is common on the hot path: no allocation.
+    if (b === Dec.ONE) return this;
+    if (this === Dec.ONE) return b;
     return new Dec(this.u * b.u, this.s + b.s);
   }
 

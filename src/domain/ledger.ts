@@ -17,6 +17,7 @@ import { BookState, bookEvent, DEFAULT_SETTINGS, type BookingContext, type BookS
 import { Dec } from './decimal.js';
 import type { RejectCode } from './errors.js';
 import { compareEvents, isBookEvent, type AmendEvent, type BalanceEvent, type BookEvent, type CancelEvent, type LedgerEvent, type TradeEvent, type TsUs } from './events.js';
+import { IdHashSet } from './idset.js';
 import { InstrumentRegistry } from './instrument.js';
 import { Marks, type Key } from './marks.js';
 
@@ -84,10 +85,10 @@ export class Ledger {
   readonly instruments: InstrumentRegistry;
   private readonly ctx: BookingContext;
   private readonly lines = new Map<string, BookLine>();
-  /** id → fingerprint of content, for idempotency. */
-  private readonly seen = new Map<string, number>();
-  /** Original events by id (retain mode). */
-  private readonly originals = new Map<string, LedgerEvent>();
+  /** Ids seen with their events, for idempotency and corrections (retain mode). */
+  private readonly seen = new Map<string, LedgerEvent>();
+  /** Ids seen (streaming mode): a repeat, or a correction, asks for the retaining replay. */
+  private readonly seenIds = new IdHashSet();
   private readonly cancels = new Map<string, CancelEvent[]>();
   private readonly amends = new Map<string, AmendEvent[]>();
   /** Venue-reported balances, kept for reconciliation. */
@@ -108,21 +109,27 @@ export class Ledger {
 
   /** Books (or stores) one validated event. Never throws on bad business input. */
   submit(e: LedgerEvent): SubmitResult {
-    const fp = fingerprint(e);
-    const prev = this.seen.get(e.id);
-    if (prev !== undefined) {
-      if (prev === fp) return DUPLICATE;
-      return { status: 'rejected', code: 'DUPLICATE_CONFLICT', message: `${e.type} ${e.id}: id already used by an event with different content` };
+    if (!this.config.retain) {
+      // Streaming books a sorted log of distinct events; anything else needs the retaining pass.
+      if (this.seenIds.add(e.id) || e.type === 'cancel' || e.type === 'amend') {
+        this.needsReplay = true;
+        return STORED;
+      }
+    } else {
+      const prev = this.seen.get(e.id);
+      if (prev !== undefined) {
+        if (contentText(prev) === contentText(e)) return DUPLICATE;
+        return { status: 'rejected', code: 'DUPLICATE_CONFLICT', message: `${e.type} ${e.id}: id already used by an event with different content` };
+      }
     }
     if (e.type === 'instrument') {
       if (!this.instruments.register(e.symbol, e.venue, e.multiplier)) {
         return { status: 'rejected', code: 'INSTRUMENT_CONFLICT', message: `instrument ${e.symbol}@${e.venue ?? '*'}: terms already registered with another multiplier` };
       }
-      this.seen.set(e.id, fp);
+      if (this.config.retain) this.seen.set(e.id, e);
       return STORED;
     }
-    this.seen.set(e.id, fp);
-    if (this.config.retain) this.originals.set(e.id, e);
+    if (this.config.retain) this.seen.set(e.id, e);
     switch (e.type) {
       case 'balance':
         this.reports.push(e);
@@ -146,6 +153,11 @@ export class Ledger {
     let t: TradeEvent = e;
     for (const a of amends) if (!this.isCancelled(a.id)) t = { ...t, ...a.fields };
     return t;
+  }
+
+  /** The event with this id as it arrived (retain mode), or undefined. */
+  private original(id: string): LedgerEvent | undefined {
+    return this.seen.get(id);
   }
 
   private isCancelled(id: string): boolean {
@@ -238,13 +250,9 @@ export class Ledger {
   }
 
   private correct(c: CancelEvent | AmendEvent): SubmitResult {
-    const target = this.originals.get(c.target);
-    if (!this.config.retain && this.seen.has(c.target)) {
-      // The target is booked and not retained: only a full replay can undo it.
-      this.needsReplay = true;
-    }
+    const target = this.original(c.target);
     // What the target (or, for a cancel of an amend, the amend's target) looked like before.
-    const affected = target?.type === 'amend' ? this.originals.get(target.target) : target;
+    const affected = target?.type === 'amend' ? this.original(target.target) : target;
     const before = affected !== undefined && isBookEvent(affected) ? this.effective(affected) : undefined;
     const wasPrice = affected?.type === 'price' && !this.isCancelled(affected.id);
     if (c.type === 'cancel') pushTo(this.cancels, c.target, c);
@@ -280,13 +288,13 @@ export class Ledger {
   invalidCorrections(): { id: string; code: 'ORPHAN_CORRECTION' | 'CORRECTION_TARGET_INVALID'; message: string }[] {
     const out: { id: string; code: 'ORPHAN_CORRECTION' | 'CORRECTION_TARGET_INVALID'; message: string }[] = [];
     const check = (target: string, c: CancelEvent | AmendEvent): void => {
-      const t = this.originals.get(target);
+      const t = this.original(target);
       if (t === undefined && !this.seen.has(target)) {
         out.push({ id: c.id, code: 'ORPHAN_CORRECTION', message: `${c.type} ${c.id}: target ${target} never arrived` });
       } else if (t !== undefined && c.type === 'amend' && t.type !== 'trade') {
         out.push({ id: c.id, code: 'CORRECTION_TARGET_INVALID', message: `amend ${c.id}: only trades can be amended, ${target} is a ${t.type}` });
-      } else if (t !== undefined && c.type === 'cancel' && t.type === 'cancel') {
-        out.push({ id: c.id, code: 'CORRECTION_TARGET_INVALID', message: `cancel ${c.id}: a cancel cannot be cancelled (${target})` });
+      } else if (t !== undefined && c.type === 'cancel' && (t.type === 'cancel' || t.type === 'instrument' || t.type === 'balance')) {
+        out.push({ id: c.id, code: 'CORRECTION_TARGET_INVALID', message: `cancel ${c.id}: a ${t.type} cannot be cancelled (${target})` });
       }
     };
     for (const [target, cs] of this.cancels) for (const c of cs) check(target, c);
@@ -316,46 +324,19 @@ function lowerBound(list: readonly BookEvent[], key: Key): number {
   return lo;
 }
 
-/**
- * A 53-bit hash of an event's content (cyrb53 over a canonical text of its fields): tells a
- * duplicate from a conflict without keeping the event.
- */
-export function fingerprint(e: LedgerEvent): number {
-  return cyrb53(canonicalText(e));
-}
-
-function canonicalText(e: LedgerEvent): string {
-  let out = '';
-  for (const k in e) {
-    const v = (e as unknown as Record<string, unknown>)[k];
-    out += `${k}=${valueText(v)};`;
-  }
-  return out;
+/** A canonical text of an event's content: equal texts, equal events (key order never matters). */
+export function contentText(e: LedgerEvent): string {
+  return valueText(e);
 }
 
 function valueText(v: unknown): string {
-  if (v instanceof Dec) return v.toString();
+  if (v instanceof Dec) return `#${v.toString()}`;
   if (v === undefined) return '~';
   if (typeof v === 'object' && v !== null) {
     if (Array.isArray(v)) return `[${v.map(valueText).join(',')}]`;
     let s = '{';
-    for (const k of Object.keys(v).sort()) s += `${k}:${valueText((v as Record<string, unknown>)[k])},`;
+    for (const k of Object.keys(v).sort()) s += `${JSON.stringify(k)}:${valueText((v as Record<string, unknown>)[k])},`;
     return `${s}}`;
   }
-  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? `${v}` : typeof v;
-}
-
-function cyrb53(str: string, seed = 0): number {
-  let h1 = 0xdeadbeef ^ seed;
-  let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < str.length; i++) {
-    const ch = str.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+  return JSON.stringify(v) ?? typeof v;
 }

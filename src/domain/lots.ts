@@ -27,8 +27,8 @@ export interface Lot {
   readonly ts: TsUs;
   /** Acquisition order, for ties; unique within a book. */
   readonly seq: number;
-  /** HIFO rank: |unit cost| fixed at acquisition (a quotient when no exact unit; ordering only). */
-  readonly rank: Dec;
+  /** HIFO only: |unit cost| fixed at acquisition (a quotient when no exact unit; ordering only). */
+  readonly rank: Dec | undefined;
 }
 
 export interface LotBook {
@@ -52,10 +52,14 @@ function assert(cond: boolean, message: string): asserts cond {
   if (!cond) throw new Error(`lot book invariant: ${message}`);
 }
 
-export function makeLot(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): Lot {
+export function makeLot(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number, ranked = false): Lot {
   assert(!qty.isZero(), 'a lot has quantity');
-  const rank = unit !== undefined ? unit.abs() : cost.abs().div(qty.abs(), DIVISION_SCALE);
-  return { qty, cost, unit, ts, seq, rank };
+  return { qty, cost, unit, ts, seq, rank: ranked ? rankOf(qty, cost, unit) : undefined };
+}
+
+/** HIFO's ordering key: the unit cost (or short-sale price) in absolute value. */
+export function rankOf(qty: Dec, cost: Dec, unit: Dec | undefined): Dec {
+  return unit !== undefined ? unit.abs() : cost.abs().div(qty.abs(), DIVISION_SCALE);
 }
 
 /** Splits `x` (absolute, < |lot.qty|) off a lot: returns [taken, remaining]. */
@@ -180,7 +184,7 @@ class HifoBook implements LotBook {
   }
 
   private static before(a: Lot, b: Lot): boolean {
-    const c = a.rank.cmp(b.rank);
+    const c = a.rank!.cmp(b.rank!);
     return c > 0 || (c === 0 && a.seq < b.seq);
   }
 
@@ -219,7 +223,7 @@ class HifoBook implements LotBook {
 
   open(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): void {
     assert(this.sumQty.isZero() || this.sumQty.sign() === qty.sign(), 'open on the same side');
-    this.push(makeLot(qty, cost, unit, ts, seq));
+    this.push(makeLot(qty, cost, unit, ts, seq, true));
     this.sumQty = this.sumQty.add(qty);
     this.sumCost = this.sumCost.add(cost);
   }
@@ -253,7 +257,7 @@ class HifoBook implements LotBook {
   restore(lots: readonly Lot[]): void {
     for (const l of lots) {
       assert(this.sumQty.isZero() || this.sumQty.sign() === l.qty.sign(), 'restore on the same side');
-      this.push(l);
+      this.push(l.rank === undefined ? { ...l, rank: rankOf(l.qty, l.cost, l.unit) } : l);
       this.sumQty = this.sumQty.add(l.qty);
       this.sumCost = this.sumCost.add(l.cost);
     }
@@ -319,7 +323,7 @@ class WacBook implements LotBook {
   }
 
   private pooled(): Lot {
-    return { qty: this.sumQty, cost: this.sumCost, unit: undefined, ts: this.firstTs, seq: this.firstSeq, rank: Dec.ZERO };
+    return { qty: this.sumQty, cost: this.sumCost, unit: undefined, ts: this.firstTs, seq: this.firstSeq, rank: undefined };
   }
 
   lots(): Lot[] {

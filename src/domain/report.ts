@@ -6,7 +6,7 @@
  * A position with open quantity and no mark is unpriced: its unrealized PnL, value and total are
  * null, never 0, and the exposure lists it under `unpriced`.
  */
-import { balanceKeyParts, type BookState, type DerivativePosition, type SpotPosition } from './book.js';
+import { type BookState, type DerivativePosition, type SpotPosition } from './book.js';
 import { Dec, DIVISION_SCALE } from './decimal.js';
 import type { DerivativeInstrument } from './instrument.js';
 import type { Ledger } from './ledger.js';
@@ -169,8 +169,7 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
     const acc = accOf(bookAcc, book);
     for (const [asset, a] of bookAssets) addExposure(acc, asset, a.value);
     // Spot holdings at each venue: price exposure and what is held there (cash included).
-    for (const [k, qty] of byKey(s.balances)) {
-      const { venue, account, asset } = balanceKeyParts(k);
+    for (const { venue, account, asset, qty } of s.balanceList()) {
       if (!qty.isZero()) balances.push({ book, venue, account, asset, qty: qty.toString() });
       const r = marks.rate(asset, key);
       const va = accOf(venueAcc, venue);
@@ -244,8 +243,7 @@ function totalPnl(convention: string, realized: Dec, unrealized: Dec, fees: Dec,
 /** Quantity per (asset, venue) in a book, summed over accounts. */
 function venueQuantities(s: BookState): Map<string, Map<string, Dec>> {
   const out = new Map<string, Map<string, Dec>>();
-  for (const [k, qty] of s.balances) {
-    const { venue, asset } = balanceKeyParts(k);
+  for (const { venue, asset, qty } of s.balanceList()) {
     let m = out.get(asset);
     if (m === undefined) {
       m = new Map();

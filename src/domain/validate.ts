@@ -391,8 +391,3 @@ function readAmendment(r: Reader, v: unknown): TradeAmendment | undefined {
   }
   return r.issues.length > 0 ? undefined : out;
 }
-
-/** A stable text of an event's content, for telling duplicates from conflicts. */
-export function contentKey(e: LedgerEvent): string {
-  return JSON.stringify(e, (_k, v: unknown) => (v instanceof Dec ? v.toString() : v));
-}
