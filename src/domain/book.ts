@@ -10,7 +10,7 @@ import { Dec, DIVISION_SCALE } from './decimal.js';
 import type { BookingCode } from './errors.js';
 import type { BookEvent, DepositEvent, FundingEvent, TradeEvent, TransferEvent, TsUs, WithdrawalEvent } from './events.js';
 import { derivativeKey, type DerivativeInstrument, type InstrumentRegistry, type SpotInstrument } from './instrument.js';
-import { newLotBook, type CostMethod, type Lot, type LotBook } from './lots.js';
+import { newLotBook, type CostMethod, type LotBook } from './lots.js';
 import type { Key, Marks } from './marks.js';
 import { formatTimestamp } from './time.js';
 
@@ -242,20 +242,14 @@ function applyLeg(s: BookState, pos: SpotPosition, delta: Dec, cash: Dec, unit: 
   const absD = delta.abs();
   const absQ = q.abs();
   if (absD.lte(absQ)) {
-    pos.realized = pos.realized.add(cash.sub(costOf(lots.release(absD))));
+    pos.realized = pos.realized.add(cash.sub(lots.close(absD)));
     return;
   }
   // A flip: close exactly |q| with its pro-rata share of the cash, open the rest at the fill.
   const closeCash = unit !== undefined ? q.mul(unit) : cash.mul(absQ).div(absD, DIVISION_SCALE);
   const openCash = cash.sub(closeCash);
-  pos.realized = pos.realized.add(closeCash.sub(costOf(lots.release(absQ))));
+  pos.realized = pos.realized.add(closeCash.sub(lots.close(absQ)));
   lots.open(delta.add(q), openCash.neg(), unit, ts, s.lotSeq++);
-}
-
-function costOf(lots: readonly Lot[]): Dec {
-  let c = Dec.ZERO;
-  for (const l of lots) c = c.add(l.cost);
-  return c;
 }
 
 interface FeeSplit {

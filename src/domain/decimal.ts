@@ -232,27 +232,46 @@ export function parseDecimal(text: string): Dec | undefined {
   return new Dec(m[1] === '-' ? -u : u, frac.length);
 }
 
-/** Why a text is not an acceptable decimal, as an error code and a phrase; undefined when it is. */
-export function decimalProblem(text: string): { code: 'NUMBER_EXPONENT' | 'NUMBER_NOT_FINITE' | 'NUMBER_TOO_MANY_DIGITS' | 'NUMBER_SYNTAX'; expected: string } | undefined {
+export interface DecimalProblem {
+  readonly code: 'NUMBER_EXPONENT' | 'NUMBER_NOT_FINITE' | 'NUMBER_TOO_MANY_DIGITS' | 'NUMBER_SYNTAX';
+  readonly expected: string;
+}
+
+const TOO_MANY_DIGITS: DecimalProblem = {
+  code: 'NUMBER_TOO_MANY_DIGITS',
+  expected: `at most ${MAX_INTEGER_DIGITS} integer and ${MAX_FRACTION_DIGITS} fractional digits`,
+};
+
+/** Parses input text within the digit limits, or says why it cannot (one regex pass: the hot path). */
+export function readDecimal(text: string): Dec | DecimalProblem {
   const m = DECIMAL_RE.exec(text);
-  if (m === null) {
-    if (/^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$/.test(text)) {
-      return { code: 'NUMBER_EXPONENT', expected: 'a plain decimal string without an exponent' };
-    }
-    if (/^[-+]?(nan|inf|infinity)$/i.test(text)) {
-      return { code: 'NUMBER_NOT_FINITE', expected: 'a finite decimal string' };
-    }
-    return { code: 'NUMBER_SYNTAX', expected: 'a decimal string like "42000.10"' };
+  if (m === null) return syntaxProblem(text);
+  const int = m[2]!;
+  let frac = m[3] ?? '';
+  let end = frac.length;
+  while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
+  if (end !== frac.length) frac = frac.slice(0, end);
+  let lead = 0;
+  while (lead < int.length - 1 && int.charCodeAt(lead) === 48) lead++;
+  if (int.length - lead > MAX_INTEGER_DIGITS || frac.length > MAX_FRACTION_DIGITS) return TOO_MANY_DIGITS;
+  const u = BigInt(int + frac);
+  return new Dec(m[1] === '-' ? -u : u, frac.length);
+}
+
+function syntaxProblem(text: string): DecimalProblem {
+  if (/^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$/.test(text)) {
+    return { code: 'NUMBER_EXPONENT', expected: 'a plain decimal string without an exponent' };
   }
-  const intDigits = (m[2] ?? '').replace(/^0+(?=\d)/, '').length;
-  const fracDigits = (m[3] ?? '').replace(/0+$/, '').length;
-  if (intDigits > MAX_INTEGER_DIGITS || fracDigits > MAX_FRACTION_DIGITS) {
-    return {
-      code: 'NUMBER_TOO_MANY_DIGITS',
-      expected: `at most ${MAX_INTEGER_DIGITS} integer and ${MAX_FRACTION_DIGITS} fractional digits`,
-    };
+  if (/^[-+]?(nan|inf|infinity)$/i.test(text)) {
+    return { code: 'NUMBER_NOT_FINITE', expected: 'a finite decimal string' };
   }
-  return undefined;
+  return { code: 'NUMBER_SYNTAX', expected: 'a decimal string like "42000.10"' };
+}
+
+/** Why a text is not an acceptable decimal; undefined when it is. */
+export function decimalProblem(text: string): DecimalProblem | undefined {
+  const d = readDecimal(text);
+  return d instanceof Dec ? undefined : d;
 }
 
 /** Sum of a list (exact). */

@@ -66,10 +66,10 @@ function opsArb(opens: fc.Arbitrary<Op>[]): fc.Arbitrary<Op[]> {
     fc.oneof(
       ...opens.map((arbitrary) => ({ weight: 6 / opens.length, arbitrary })),
       { weight: 5, arbitrary: releaseArb },
-      { weight: 2, arbitrary: restoreArb },
+      { weight: 3, arbitrary: restoreArb },
       { weight: 1, arbitrary: cloneArb },
     ),
-    { minLength: 1, maxLength: 40 },
+    { minLength: 1, maxLength: 40, size: 'max' },
   );
 }
 
@@ -203,42 +203,55 @@ class Model {
 // ---------------------------------------------------------------------------------------------
 // Checks.
 
+// Cheap assertions for the per-step checks: vitest's expect costs more than the books themselves.
+function must(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`expected ${what}`);
+}
+
+function same<T>(got: T, want: T, what: string): void {
+  if (got !== want) throw new Error(`${what}: expected ${String(want)}, got ${String(got)}`);
+}
+
+function sameList(got: readonly string[], want: readonly string[], what: string): void {
+  if (got.length !== want.length || got.some((g, i) => g !== want[i])) throw new Error(`${what}: expected [${want.join(', ')}], got [${got.join(', ')}]`);
+}
+
 const show = (l: { qty: Dec; cost: Dec; seq: number }): string => `${l.seq}:${l.qty.toString()}@${l.cost.toString()}`;
 
 function checkBook(book: LotBook, side: Side, model: Model | undefined): void {
   const lots = book.lots();
-  expect(book.qty().eq(sum(lots.map((l) => l.qty))), 'qty = Σ lots').toBe(true);
-  expect(book.cost().eq(sum(lots.map((l) => l.cost))), 'cost = Σ lot costs').toBe(true);
+  must(book.qty().eq(sum(lots.map((l) => l.qty))), 'qty = Σ lots');
+  must(book.cost().eq(sum(lots.map((l) => l.cost))), 'cost = Σ lot costs');
   for (const l of lots) {
-    expect(l.qty.sign(), 'every lot has the side of the book').toBe(side);
-    expect(l.cost.sign() === -side, 'no lot cost has the other sign').toBe(false);
+    same(l.qty.sign(), side, 'every lot has the side of the book');
+    must(l.cost.sign() !== -side, 'no lot cost of the other sign');
   }
   for (let i = 1; i < lots.length; i++) {
     const a = lots[i - 1]!;
     const b = lots[i]!;
-    expect(a.ts < b.ts || (a.ts === b.ts && a.seq <= b.seq), 'lots() in acquisition order').toBe(true);
+    must(a.ts < b.ts || (a.ts === b.ts && a.seq <= b.seq), 'lots() in acquisition order');
   }
   if (book.qty().isZero()) {
-    expect(book.cost().isZero(), 'a flat book has no cost').toBe(true);
-    expect(lots).toHaveLength(0);
+    must(book.cost().isZero(), 'a flat book to have no cost');
+    same(lots.length, 0, 'lots of a flat book');
   }
   if (model === undefined) return;
-  expect(book.qty().toString()).toBe(model.qty().toString());
-  expect(book.cost().toString()).toBe(model.cost().toString());
+  same(book.qty().toString(), model.qty().toString(), 'qty');
+  same(book.cost().toString(), model.cost().toString(), 'cost');
   if (model.method === 'wac') {
-    expect(lots.length).toBe(model.qty().isZero() ? 0 : 1);
+    same(lots.length, model.qty().isZero() ? 0 : 1, 'WAC lots');
     return;
   }
   const canon = (xs: readonly { qty: Dec; cost: Dec; seq: number }[]): string[] => xs.map(show).sort();
-  expect(canon(lots)).toEqual(canon(model.lots));
+  sameList(canon(lots), canon(model.lots), 'lots');
   for (const l of lots) {
     const m = model.lots.find((ml) => ml.seq === l.seq)!;
     // HIFO ranks each lot by its unit cost at acquisition; the other methods need no rank.
     if (model.method === 'hifo') {
       const rank = l.unit !== undefined ? l.unit.abs() : m.acqCost.div(m.acqQty, DIVISION_SCALE);
-      expect(l.rank?.eq(rank), `rank of lot ${l.seq} fixed at acquisition`).toBe(true);
+      must(l.rank?.eq(rank) === true, 'HIFO rank fixed at acquisition');
     }
-    expect(l.unit?.toString()).toBe(m.unit?.toString());
+    same(l.unit?.toString(), m.unit?.toString(), 'unit');
   }
 }
 
@@ -293,17 +306,16 @@ function run(method: CostMethod, side: Side, ops: readonly Op[], strict: boolean
         if (x === undefined) break;
         const out = book.release(x);
         const expected = model.release(x);
-        expect(sum(out.map((l) => l.qty)).eq(signed(x)), 'released quantity is x').toBe(true);
-        for (const l of out) expect(l.qty.sign()).toBe(side);
-        if (method === 'wac') expect(out).toHaveLength(1);
+        must(sum(out.map((l) => l.qty)).eq(signed(x)), 'released quantity to be x');
+        for (const l of out) same(l.qty.sign(), side, 'released lot side');
+        if (method === 'wac') same(out.length, 1, 'WAC released lots');
         if (strict) {
-          expect(sum(out.map((l) => l.cost)).toString(), 'released cost').toBe(sum(expected.map((l) => l.cost)).toString());
-          if (method !== 'wac') expect(out.map(show)).toEqual(expected.map(show));
+          same(sum(out.map((l) => l.cost)).toString(), sum(expected.map((l) => l.cost)).toString(), 'released cost');
+          if (method !== 'wac') sameList(out.map(show), expected.map(show), 'released lots');
         }
         if (x.eq(open)) {
-          expect(book.qty().u).toBe(0n);
-          expect(book.cost().u).toBe(0n);
-          expect(book.lots()).toEqual([]);
+          must(book.qty().u === 0n && book.cost().u === 0n, 'a full release to leave exactly 0 qty and 0 cost');
+          same(book.lots().length, 0, 'lots after a full release');
         }
         totals.released = totals.released.add(sum(out.map((l) => l.cost)));
         // Strict runs pair each released lot with the model's (asserted equal above); otherwise the
@@ -336,8 +348,8 @@ function run(method: CostMethod, side: Side, ops: readonly Op[], strict: boolean
     }
     checkBook(book, side, strict ? model : undefined);
     // Cost is conserved exactly: nothing appears or vanishes in a split.
-    expect(book.cost().eq(totals.opened.sub(totals.released).add(totals.restored)), 'cost conserved').toBe(true);
-    if (!strict) expect(book.qty().eq(model.qty()), 'qty never depends on order').toBe(true);
+    must(book.cost().eq(totals.opened.sub(totals.released).add(totals.restored)), 'cost conserved: opened − released + restored');
+    if (!strict) must(book.qty().eq(model.qty()), 'qty independent of release order');
   }
   for (const c of clones) {
     expect(c.book.qty().toString(), 'a clone leaves its original alone').toBe(c.qty);
@@ -386,8 +398,8 @@ describe('lot books against a naive model', () => {
           }
           const q = books[0]!.qty().toString();
           books.forEach((b, i) => {
-            expect(b.qty().toString()).toBe(q);
-            expect(released[i]!.add(b.cost()).eq(opened), `${b.method}: released + open cost = opened cost`).toBe(true);
+            same(b.qty().toString(), q, `${b.method} qty`);
+            must(released[i]!.add(b.cost()).eq(opened), `${b.method}: released + open cost = opened cost`);
           });
         }
         // Closing out releases exactly what is left and leaves exactly zero, for every method.
@@ -410,7 +422,7 @@ describe('separate convention: lots with an exact unit never round', () => {
       fc.assert(
         fc.property(
           sideArb,
-          fc.array(fc.oneof({ weight: 1, arbitrary: openExactArb }, { weight: 1, arbitrary: releaseArb }), { minLength: 1, maxLength: 40 }),
+          fc.array(fc.oneof({ weight: 1, arbitrary: openExactArb }, { weight: 1, arbitrary: releaseArb }), { minLength: 1, maxLength: 40, size: 'max' }),
           (side, ops) => {
             const book = newLotBook(method);
             let seq = 1;
@@ -430,16 +442,14 @@ describe('separate convention: lots with an exact unit never round', () => {
               // releaseLots over lots() (acquisition order) is still a valid amount for any method.
               maxQtyScale = Math.max(maxQtyScale, x.s);
               for (const l of book.release(x)) {
-                expect(l.unit).toBeDefined();
-                expect(l.cost.eq(l.qty.mul(l.unit!)), 'released cost is exactly qty × unit').toBe(true);
-                expect(l.cost.s).toBeLessThanOrEqual(maxQtyScale + maxPriceScale);
-                expect(l.cost.s).toBeLessThan(DIVISION_SCALE);
+                must(l.unit !== undefined && l.cost.eq(l.qty.mul(l.unit)), 'released cost exactly qty × unit');
+                must(l.cost.s <= maxQtyScale + maxPriceScale && l.cost.s < DIVISION_SCALE, `released cost scale ${l.cost.s} within the inputs' (no rounding)`);
               }
               for (const l of book.lots()) {
-                expect(l.cost.eq(l.qty.mul(l.unit!)), 'remaining cost is exactly qty × unit').toBe(true);
-                expect(l.cost.s).toBeLessThanOrEqual(maxQtyScale + maxPriceScale);
+                must(l.unit !== undefined && l.cost.eq(l.qty.mul(l.unit)), 'remaining cost exactly qty × unit');
+                must(l.cost.s <= maxQtyScale + maxPriceScale, `remaining cost scale ${l.cost.s} within the inputs'`);
               }
-              expect(book.cost().s).toBeLessThanOrEqual(maxQtyScale + maxPriceScale);
+              must(book.cost().s <= maxQtyScale + maxPriceScale, `book cost scale ${book.cost().s} within the inputs'`);
             }
           },
         ),

@@ -41,6 +41,8 @@ export interface LotBook {
   open(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): void;
   /** Removes `x` (0 < x ≤ |qty|) in method order; returns the released lots (fragments included). */
   release(x: Dec): Lot[];
+  /** As `release`, returning only the released cost: the hot path of a reducing fill. */
+  close(x: Dec): Dec;
   /** Adds lots taken from another book as they are (a transfer keeps cost and date). */
   restore(lots: readonly Lot[]): void;
   /** Open lots in acquisition order (for display; WAC shows its one pooled lot). */
@@ -125,6 +127,38 @@ class QueueBook implements LotBook {
     }
     if (this.head === this.items.length) this.reset();
     return out;
+  }
+
+  close(x: Dec): Dec {
+    assert(x.isPos() && x.lte(this.sumQty.abs()), 'close within the open quantity');
+    const fifo = this.method === 'fifo';
+    const short = this.sumQty.isNeg();
+    let left = x;
+    let released = Dec.ZERO;
+    for (;;) {
+      const idx = fifo ? this.head : this.items.length - 1;
+      const lot = this.items[idx];
+      assert(lot !== undefined && idx >= this.head, 'lots cover the quantity');
+      const lotAbs = short ? lot.qty.neg() : lot.qty;
+      const c = lotAbs.cmp(left);
+      if (c <= 0) {
+        released = released.add(lot.cost);
+        if (fifo) this.head++;
+        else this.items.pop();
+        if (c === 0) break;
+        left = left.sub(lotAbs);
+      } else {
+        const [taken, rest] = splitLot(lot, left);
+        released = released.add(taken.cost);
+        this.items[idx] = rest;
+        break;
+      }
+    }
+    this.sumQty = short ? this.sumQty.add(x) : this.sumQty.sub(x);
+    this.sumCost = this.sumCost.sub(released);
+    if (this.head === this.items.length) this.reset();
+    else this.compact();
+    return released;
   }
 
   restore(lots: readonly Lot[]): void {
@@ -254,6 +288,10 @@ class HifoBook implements LotBook {
     return out;
   }
 
+  close(x: Dec): Dec {
+    return costOf(this.release(x));
+  }
+
   restore(lots: readonly Lot[]): void {
     for (const l of lots) {
       assert(this.sumQty.isZero() || this.sumQty.sign() === l.qty.sign(), 'restore on the same side');
@@ -318,6 +356,21 @@ class WacBook implements LotBook {
     return [taken];
   }
 
+  close(x: Dec): Dec {
+    const abs = this.sumQty.abs();
+    assert(x.isPos() && x.lte(abs), 'close within the open quantity');
+    if (x.eq(abs)) {
+      const all = this.sumCost;
+      this.sumQty = Dec.ZERO;
+      this.sumCost = Dec.ZERO;
+      return all;
+    }
+    const released = this.sumCost.mul(x).div(abs, DIVISION_SCALE);
+    this.sumQty = this.sumQty.isNeg() ? this.sumQty.add(x) : this.sumQty.sub(x);
+    this.sumCost = this.sumCost.sub(released);
+    return released;
+  }
+
   restore(lots: readonly Lot[]): void {
     for (const l of lots) this.open(l.qty, l.cost, undefined, l.ts, l.seq);
   }
@@ -338,6 +391,13 @@ class WacBook implements LotBook {
     c.firstSeq = this.firstSeq;
     return c;
   }
+}
+
+/** Total cost of some lots. */
+export function costOf(lots: readonly Lot[]): Dec {
+  let c = Dec.ZERO;
+  for (const l of lots) c = c.add(l.cost);
+  return c;
 }
 
 export function newLotBook(method: CostMethod): LotBook {

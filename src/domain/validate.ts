@@ -5,7 +5,7 @@
  * on the hot path of replay (about a microsecond per fill) and because each failure needs its own
  * stable code (docs/errors.md).
  */
-import { Dec, decimalProblem, parseDecimal } from './decimal.js';
+import { Dec, readDecimal } from './decimal.js';
 import { show, type Issue, type ValidationCode } from './errors.js';
 import type { Fee, LedgerEvent, Side, TradeAmendment, TsUs } from './events.js';
 import { ASSET_RE, parseSymbol, type InstrumentRegistry } from './instrument.js';
@@ -98,9 +98,9 @@ class Reader {
     if (v === undefined) return undefined;
     if (typeof v === 'number') return this.fail('NUMBER_NOT_STRING', field, 'a decimal as a JSON string (e.g. "1.5")', v);
     if (typeof v !== 'string') return this.fail('WRONG_TYPE', field, 'a decimal string', v);
-    const problem = decimalProblem(v);
-    if (problem !== undefined) return this.fail(problem.code, field, problem.expected, v);
-    return parseDecimal(v);
+    const d = readDecimal(v);
+    if (!(d instanceof Dec)) return this.fail(d.code, field, d.expected, v);
+    return d;
   }
 
   positive(field: string, required: boolean, code: 'QUANTITY_NOT_POSITIVE' | 'PRICE_NOT_POSITIVE'): Dec | undefined {

@@ -117,16 +117,29 @@ describe('DOMAIN.md §5 derivatives', () => {
 
 describe('DOMAIN.md §7 numbers', () => {
   it('cost 100 for 3 units, sell 1 (WAC) → releases 33.333333333333333333, leaves 66.666666666666666667', () => {
-    const r = reportOf([trade('buy', '3', '33.333333333333333333'), trade('sell', '1', '50')], { defaults: { method: 'wac', fees: 'separate', pool: 'book' } });
-    // 3 × 33.333333333333333333 = 99.999999999999999999: use a deposit with cost 100 for the exact example.
-    expect(position(r, 'BTC').qty).toBe('2');
-    const r2 = reportOf(
+    const r = reportOf(
       [
         { type: 'deposit', id: 'd1', ts: '2026-01-01T00:00:00Z', book: 'b1', venue: 'binance', asset: 'ETH', qty: '3', cost: '100' },
-        { type: 'withdrawal', id: 'w1', ts: '2026-01-01T00:00:01Z', book: 'b1', venue: 'binance', asset: 'ETH', qty: '1' },
+        { type: 'trade', id: 's1', ts: '2026-01-01T00:00:01Z', book: 'b1', venue: 'binance', instrument: 'ETH/USD', side: 'sell', qty: '1', price: '50' },
       ],
       { defaults: { method: 'wac', fees: 'separate', pool: 'book' } },
     );
-    expect(position(r2, 'ETH').costBasis).toBe('66.666666666666666667');
+    const p = position(r, 'ETH');
+    expect(p.costBasis).toBe('66.666666666666666667');
+    expect(p.realizedPnl).toBe('16.666666666666666667');
+  });
+  it('a full close after divisions leaves exactly zero cost', () => {
+    const r = reportOf(
+      [
+        { type: 'deposit', id: 'd1', ts: '2026-01-01T00:00:00Z', book: 'b1', venue: 'binance', asset: 'ETH', qty: '3', cost: '100' },
+        { type: 'trade', id: 's1', ts: '2026-01-01T00:00:01Z', book: 'b1', venue: 'binance', instrument: 'ETH/USD', side: 'sell', qty: '1', price: '50' },
+        { type: 'trade', id: 's2', ts: '2026-01-01T00:00:02Z', book: 'b1', venue: 'binance', instrument: 'ETH/USD', side: 'sell', qty: '2', price: '40' },
+      ],
+      { defaults: { method: 'wac', fees: 'separate', pool: 'book' } },
+    );
+    const p = position(r, 'ETH');
+    expect(p.qty).toBe('0');
+    expect(p.costBasis).toBe('0');
+    expect(p.realizedPnl).toBe('30');
   });
 });
