@@ -312,9 +312,9 @@ function isMain(): boolean {
   try {
     return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
   } catch (err) {
-    // An entry path that cannot be resolved is not this file; say so rather than hide it.
-    process.stderr.write(`generate: cannot resolve entry ${entry}: ${String(err)}\n`);
-    return false;
+    // Under `node -e` or a loader argv[1] may be no file at all: then this module was imported.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
 }
 

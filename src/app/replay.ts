@@ -94,7 +94,7 @@ function submit(pass: Pass, value: unknown, line: number, raw: () => string): vo
 async function firstChar(path: string): Promise<string> {
   for await (const batch of readLineBatches(path)) {
     for (const l of batch.lines) {
-      const t = l.trimStart();
+      const t = l.replace(/^\uFEFF/, '').trimStart();
       if (t.length > 0) return t[0]!;
     }
   }
@@ -124,7 +124,8 @@ async function runJsonl(path: string, pass: Pass, opts: ReplayOptions, total: nu
 }
 
 async function runArray(path: string, pass: Pass, opts: ReplayOptions): Promise<void> {
-  const text = await readFile(path, 'utf8');
+  const file = await readFile(path, 'utf8');
+  const text = file.charCodeAt(0) === 0xfeff ? file.slice(1) : file;
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -119,6 +119,11 @@ export class Ledger {
       const prev = this.seen.get(e.id);
       if (prev !== undefined) {
         if (contentText(prev) === contentText(e)) return DUPLICATE;
+        if (e.type === 'instrument' && prev.type === 'instrument' && prev.symbol === e.symbol && prev.venue === e.venue) {
+          // Terms are reference data: the same terms sent again (another ts, say) are a duplicate.
+          if (prev.multiplier.eq(e.multiplier)) return DUPLICATE;
+          return { status: 'rejected', code: 'INSTRUMENT_CONFLICT', message: `instrument ${e.symbol}@${e.venue ?? '*'}: terms already registered with multiplier ${prev.multiplier.toString()}` };
+        }
         return { status: 'rejected', code: 'DUPLICATE_CONFLICT', message: `${e.type} ${e.id}: id already used by an event with different content` };
       }
     }

@@ -115,15 +115,16 @@ describe('duplicates', () => {
     expect(d.state()).toBe(before);
   });
 
-  // BUG (validate.ts, price case): the default id of an id-less mark is built from the raw `ts`
-  // text, not from the instant, so the same instant written another way gets another id: the
-  // second, contradicting mark is booked instead of refused (and which one wins depends on how the
-  // timestamps were spelt). Remove `.fails` when fixed.
-  it.fails('an id-less mark at the same instant written differently (.000Z) is still a conflict', () => {
+  // Was a bug: the default id was built from the raw `ts` text, so the same instant spelt another
+  // way got another id and a contradicting mark was booked.
+  it('an id-less mark at the same instant written differently (.000Z, +01:00) is still a conflict, or a duplicate', () => {
     const d = new Desk();
     d.submit({ type: 'price', ts: '2026-01-02T09:00:00Z', asset: 'BTC', quote: 'USD', price: '42000' });
-    const r = d.submit({ type: 'price', ts: '2026-01-02T09:00:00.000Z', asset: 'BTC', quote: 'USD', price: '44000' });
-    expect(r.status).toBe('rejected');
+    const before = d.state();
+    const r = rejected(d.submit({ type: 'price', ts: '2026-01-02T09:00:00.000Z', asset: 'BTC', quote: 'USD', price: '44000' }));
+    expect(r.code).toBe('DUPLICATE_CONFLICT');
+    expect(d.state()).toBe(before);
+    expect(d.submit({ type: 'price', ts: '2026-01-02T10:00:00+01:00', asset: 'BTC', quote: 'USD', price: '42000' })).toEqual({ status: 'duplicate' });
   });
 });
 
@@ -160,16 +161,19 @@ describe('instrument terms', () => {
     expect(rejected(d.submit({ ...everywhere, id: 'i6', multiplier: '1' })).code).toBe('INSTRUMENT_CONFLICT');
   });
 
-  // BUG (validate.ts instrument case + ledger.ts submit): an id-less `instrument` event (the form
-  // examples/desk.jsonl uses) gets the id `instrument:SYMBOL@VENUE`, and submit checks ids before
-  // terms, so contradicting terms come back as DUPLICATE_CONFLICT ("id already used"), never as
-  // INSTRUMENT_CONFLICT; the same terms re-sent with a `ts` are refused too. Remove `.fails` when fixed.
-  it.fails('id-less terms with another multiplier are INSTRUMENT_CONFLICT', () => {
+  // Was a bug: an id-less `instrument` event (the form examples/desk.jsonl uses) gets the id
+  // `instrument:SYMBOL@VENUE` and ids were checked before terms, so this came back as DUPLICATE_CONFLICT.
+  it('id-less terms with another multiplier are INSTRUMENT_CONFLICT; the same terms again are a duplicate', () => {
     const d = new Desk();
     const noId: Wire = { ...TERMS };
     delete noId.id;
-    d.submit(noId);
-    expect(rejected(d.submit({ ...noId, multiplier: '0.01' })).code).toBe('INSTRUMENT_CONFLICT');
+    expect(d.submit(noId)).toEqual({ status: 'stored' });
+    const before = d.state();
+    const r = rejected(d.submit({ ...noId, multiplier: '0.01' }));
+    expect(r.code).toBe('INSTRUMENT_CONFLICT');
+    expect(r.message).toContain('BTC/USDT:USDT@binance');
+    expect(d.state()).toBe(before);
+    expect(d.submit({ ...noId, multiplier: '1.00' })).toEqual({ status: 'duplicate' });
   });
 
   it('a trade on a derivative is refused before its instrument event and accepted after it', () => {

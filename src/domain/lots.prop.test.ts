@@ -248,8 +248,10 @@ function checkBook(book: LotBook, side: Side, model: Model | undefined): void {
     const m = model.lots.find((ml) => ml.seq === l.seq)!;
     // HIFO ranks each lot by its unit cost at acquisition; the other methods need no rank.
     if (model.method === 'hifo') {
-      const rank = l.unit !== undefined ? l.unit.abs() : m.acqCost.div(m.acqQty, DIVISION_SCALE);
-      must(l.rank?.eq(rank) === true, 'HIFO rank fixed at acquisition');
+      // The rank is the exact ratio at acquisition: num / den = |unit|, or |cost| / |qty| then.
+      const r = l.rank;
+      const exact = r !== undefined && (l.unit !== undefined ? r.num.eq(l.unit.abs()) && r.den.eq(Dec.ONE) : r.num.mul(m.acqQty.abs()).eq(m.acqCost.abs().mul(r.den)));
+      must(exact, 'HIFO rank fixed at acquisition');
     }
     same(l.unit?.toString(), m.unit?.toString(), 'unit');
   }
@@ -457,4 +459,44 @@ describe('separate convention: lots with an exact unit never round', () => {
       );
     });
   }
+});
+
+describe('FIFO past its compaction threshold (more than 1024 released heads)', () => {
+  it('releases in order, keeps qty, cost and lots exact, and restores and clones correctly', () => {
+    // Lot i (1-based) holds 1 unit at unit cost i, so the first r units released cost 1 + … + r.
+    const N = 1500;
+    const costOfFirst = (units: bigint): bigint => (units * (units + 1n)) / 2n;
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 20, max: 60 }), { minLength: 60, maxLength: 80 }), fc.boolean(), (chunks, withClone) => {
+        let book = newLotBook('fifo');
+        for (let i = 1; i <= N; i++) book.open(Dec.int(1), Dec.int(i), Dec.int(i), i, i);
+        const total = costOfFirst(BigInt(N));
+        let released = 0n;
+        const out: Lot[] = [];
+        for (const c of chunks) {
+          const x = BigInt(Math.min(c, N - Number(released)));
+          if (x === 0n) break;
+          const lots = book.release(Dec.int(x));
+          out.push(...lots);
+          same(sum(lots.map((l) => l.cost)).toString(), (costOfFirst(released + x) - costOfFirst(released)).toString(), 'released cost');
+          released += x;
+          same(book.qty().toString(), (BigInt(N) - released).toString(), 'qty');
+          same(book.cost().toString(), (total - costOfFirst(released)).toString(), 'cost');
+          const left = book.lots();
+          same(left.length, N - Number(released), 'open lots');
+          if (left.length > 0) same(left[0]!.seq, Number(released) + 1, 'head lot');
+          if (withClone) book = book.clone();
+        }
+        // Restoring every released lot puts them back at the front, in acquisition order.
+        book.restore(out);
+        same(book.qty().toString(), String(N), 'qty after restore');
+        same(book.cost().toString(), total.toString(), 'cost after restore');
+        const all = book.lots();
+        must(all.length === N && all.every((l, i) => l.seq === i + 1), 'all lots back in seq order');
+        same(sum(book.release(Dec.int(N)).map((l) => l.cost)).toString(), total.toString(), 'full release cost');
+        must(book.qty().u === 0n && book.cost().u === 0n && book.lots().length === 0, 'a full release to leave nothing');
+      }),
+      { numRuns: 20 },
+    );
+  });
 });

@@ -16,6 +16,11 @@ import type { TsUs } from './events.js';
 export type CostMethod = 'fifo' | 'lifo' | 'hifo' | 'wac';
 export const COST_METHODS: readonly CostMethod[] = ['fifo', 'lifo', 'hifo', 'wac'];
 
+export interface Rank {
+  readonly num: Dec;
+  readonly den: Dec;
+}
+
 export interface Lot {
   /** Signed quantity: positive long, negative short. Never zero. */
   readonly qty: Dec;
@@ -27,8 +32,11 @@ export interface Lot {
   readonly ts: TsUs;
   /** Acquisition order, for ties; unique within a book. */
   readonly seq: number;
-  /** HIFO only: |unit cost| fixed at acquisition (a quotient when no exact unit; ordering only). */
-  readonly rank: Dec | undefined;
+  /**
+   * HIFO only: the unit cost (or short-sale price) fixed at acquisition, as an exact ratio
+   * |cost| / |qty| (or |unit| / 1), compared by cross-multiplication: no rounding decides an order.
+   */
+  readonly rank: Rank | undefined;
 }
 
 export interface LotBook {
@@ -59,9 +67,14 @@ export function makeLot(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, se
   return { qty, cost, unit, ts, seq, rank: ranked ? rankOf(qty, cost, unit) : undefined };
 }
 
-/** HIFO's ordering key: the unit cost (or short-sale price) in absolute value. */
-export function rankOf(qty: Dec, cost: Dec, unit: Dec | undefined): Dec {
-  return unit !== undefined ? unit.abs() : cost.abs().div(qty.abs(), DIVISION_SCALE);
+/** HIFO's ordering key: the unit cost (or short-sale price) in absolute value, as a ratio. */
+export function rankOf(qty: Dec, cost: Dec, unit: Dec | undefined): Rank {
+  return unit !== undefined ? { num: unit.abs(), den: Dec.ONE } : { num: cost.abs(), den: qty.abs() };
+}
+
+/** Compares two ranks exactly: a.num / a.den vs b.num / b.den. */
+export function compareRanks(a: Rank, b: Rank): -1 | 0 | 1 {
+  return a.num.mul(b.den).cmp(b.num.mul(a.den));
 }
 
 /** Splits `x` (absolute, < |lot.qty|) off a lot: returns [taken, remaining]. */
@@ -218,7 +231,7 @@ class HifoBook implements LotBook {
   }
 
   private static before(a: Lot, b: Lot): boolean {
-    const c = a.rank!.cmp(b.rank!);
+    const c = compareRanks(a.rank!, b.rank!);
     return c > 0 || (c === 0 && a.seq < b.seq);
   }
 

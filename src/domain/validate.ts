@@ -9,7 +9,7 @@ import { Dec, readDecimal } from './decimal.js';
 import { show, type Issue, type ValidationCode } from './errors.js';
 import type { Fee, LedgerEvent, Side, TradeAmendment, TsUs } from './events.js';
 import { ASSET_RE, parseSymbol, type InstrumentRegistry } from './instrument.js';
-import { parseTimestamp } from './time.js';
+import { formatTimestamp, parseTimestamp } from './time.js';
 
 export type Validated = { ok: true; event: LedgerEvent } | { ok: false; issues: Issue[]; id: string | undefined };
 
@@ -155,9 +155,9 @@ class Reader {
     return asset === undefined || amount === undefined ? undefined : { asset, amount };
   }
 
-  unknownFields(allowed: Set<string>): void {
+  unknownFields(allowed: Set<string>, topLevel = false): void {
     for (const k of Object.keys(this.o)) {
-      if (k !== 'type' && !allowed.has(k)) this.fail('UNKNOWN_FIELD', k, `only ${[...allowed].join(', ')}`, k);
+      if (!(topLevel && k === 'type') && !allowed.has(k)) this.fail('UNKNOWN_FIELD', k, `only ${[...allowed].join(', ')}`, k);
     }
   }
 }
@@ -186,7 +186,7 @@ export function validateEvent(value: unknown, instruments: InstrumentRegistry): 
     };
   }
   const r = new Reader(o, '');
-  r.unknownFields(FIELD_SETS[type as LedgerEvent['type']]);
+  r.unknownFields(FIELD_SETS[type as LedgerEvent['type']], true);
   const event = readByType(type as LedgerEvent['type'], r, o, instruments);
   if (r.issues.length > 0 || event === undefined) return { ok: false, id: rawId, issues: r.issues };
   return { ok: true, event };
@@ -221,7 +221,7 @@ function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: I
       }
       // A mark without an id is identified by what it prices and when: two different marks for
       // the same pair at the same instant are a conflict, the same one twice a duplicate.
-      id ??= `price:${asset}/${quote}@${String(o.ts)}`;
+      id ??= `price:${asset}/${quote}@${formatTimestamp(ts!)}`;
       return { type, id, ts: ts!, asset: asset!, quote: quote!, price: price! };
     }
     case 'transfer': {
@@ -304,7 +304,7 @@ function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: I
       const used = r.decimal('used', false);
       let id = r.id('id', false);
       if (r.issues.length > 0) return undefined;
-      id ??= `balance:${venue}:${account}:${asset}@${String(o.ts)}`;
+      id ??= `balance:${venue}:${account}:${asset}@${formatTimestamp(ts!)}`;
       return { type, id, ts: ts!, book, venue: venue!, account: account!, asset: asset!, total: total!, free, used };
     }
     case 'cancel': {
@@ -334,8 +334,8 @@ function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: I
       let id = r.id('id', false);
       if (r.issues.length > 0) return undefined;
       const parts = parseSymbol(symbol!);
-      if (parts?.settle === undefined) {
-        r.issues.push({ code: 'UNKNOWN_INSTRUMENT', path: 'symbol', expected: 'a derivative symbol BASE/QUOTE:SETTLE[-YYMMDD] (spot pairs need no terms)', received: show(symbol) });
+      if (parts?.settle === undefined || (parts.settle !== parts.base && parts.settle !== parts.quote)) {
+        r.issues.push({ code: 'UNKNOWN_INSTRUMENT', path: 'symbol', expected: 'a derivative symbol BASE/QUOTE:SETTLE[-YYMMDD] settling in QUOTE (linear) or BASE (inverse); spot pairs need no terms', received: show(symbol) });
         return undefined;
       }
       id ??= `instrument:${symbol}@${venue ?? '*'}`;
@@ -386,7 +386,7 @@ function readAmendment(r: Reader, v: unknown): TradeAmendment | undefined {
     } else out.instrument = o.instrument;
   }
   r.issues.push(...f.issues);
-  if (Object.keys(o).length === 0) {
+  if (Object.keys(out).length === 0 && f.issues.length === 0) {
     r.issues.push({ code: 'MISSING_FIELD', path: 'fields', expected: 'at least one trade field to replace', received: '{}' });
   }
   return r.issues.length > 0 ? undefined : out;

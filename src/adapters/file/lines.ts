@@ -24,7 +24,9 @@ export async function* readLineBatches(path: string): AsyncGenerator<LineBatch> 
   for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
     const buf = chunk as Buffer;
     bytes += buf.length;
-    const text = carry + decoder.write(buf);
+    let text = carry + decoder.write(buf);
+    // A UTF-8 byte-order mark is not part of the first line.
+    if (lineNo === 1 && carry === '' && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     const lines = text.split('\n');
     carry = lines.pop() ?? '';
     for (let i = 0; i < lines.length; i++) {

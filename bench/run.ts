@@ -1,0 +1,175 @@
+/**
+ * `npm run bench`: the booking core's benchmarks (issue 2), with medians over repeated runs on
+ * this noisy 2-core machine. Writes bench/out/results.json and prints a Markdown table for
+ * bench/README.md.
+ *
+ * 1. In memory: events parsed and validated beforehand, then booked (FIFO) into a fresh ledger:
+ *    fills/s, streaming (what `utl replay` uses on a sorted file) and retaining (late events and
+ *    corrections possible).
+ * 2. End to end: `utl replay FILE --json` as a child process: fills/s and peak RSS.
+ * 3. 10M fills end to end: peak RSS (the bound is 1 GB).
+ * 4. ledger-cli on the same fills (`ledger bal`): the ratio to UTL's end-to-end time.
+ *
+ * Flags: --fills N (default 1000000), --runs N (default 5), --big N (default 10000000; 0 skips),
+ *        --no-ledger.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execSync } from 'node:child_process';
+import type { LedgerEvent } from '../src/domain/events.js';
+import { InstrumentRegistry } from '../src/domain/instrument.js';
+import { Ledger } from '../src/domain/ledger.js';
+import { validateEvent } from '../src/domain/validate.js';
+import { bufferedFileWriter, generateLog } from './generate.js';
+import { ensureLedgerInstalled, runLedgerBal, writeLedgerJournal } from './ledger-cli.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const OUT = join(ROOT, 'bench', 'out');
+
+interface Args {
+  fills: number;
+  runs: number;
+  big: number;
+  ledger: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { fills: 1_000_000, runs: 5, big: 10_000_000, ledger: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): number => Number(argv[++i]);
+    if (a === '--fills') args.fills = next();
+    else if (a === '--runs') args.runs = next();
+    else if (a === '--big') args.big = next();
+    else if (a === '--no-ledger') args.ledger = false;
+    else throw new Error(`unknown flag ${a}`);
+  }
+  return args;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function logFile(fills: number): string {
+  const path = join(OUT, `fills-${fills}.jsonl`);
+  if (!existsSync(path)) {
+    mkdirSync(OUT, { recursive: true });
+    process.stderr.write(`generating ${fills} fills into ${path}\n`);
+    const w = bufferedFileWriter(path);
+    generateLog({ fills }, w.write);
+    w.close();
+  }
+  return path;
+}
+
+function inMemory(path: string, runs: number): { fills: number; events: number; streaming: number; retaining: number } {
+  const registry = new InstrumentRegistry();
+  const events: LedgerEvent[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.length === 0) continue;
+    const v = validateEvent(JSON.parse(line), registry);
+    if (!v.ok) throw new Error(`bench input invalid: ${JSON.stringify(v.issues)}`);
+    events.push(v.event);
+  }
+  const fills = events.filter((e) => e.type === 'trade').length;
+  const rate = (retain: boolean): number => {
+    const samples: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const ledger = new Ledger({ retain, defaults: { method: 'fifo', fees: 'separate', pool: 'book' } }, registry);
+      const t0 = process.hrtime.bigint();
+      for (const e of events) ledger.submit(e);
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (ledger.needsReplay) throw new Error('bench input is not a sorted log');
+      samples.push(fills / s);
+    }
+    return median(samples);
+  };
+  return { fills, events: events.length, streaming: rate(false), retaining: rate(true) };
+}
+
+interface E2e {
+  seconds: number;
+  peakRssMb: number;
+}
+
+/** One `utl replay FILE --json` under GNU time: wall seconds and peak RSS. */
+function endToEnd(path: string): E2e {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, join(ROOT, 'bin', 'utl.js'), 'replay', path, '--json', '--no-progress'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (r.status !== 0 && r.status !== 3) throw new Error(`utl replay failed (${r.status}): ${r.stderr}`);
+  const last = r.stderr.trim().split('\n').pop() ?? '';
+  const [secs, kb] = last.split(' ');
+  return { seconds: Number(secs), peakRssMb: Number(kb) / 1024 };
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const machine = `${execSync('nproc').toString().trim()} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const path = logFile(args.fills);
+  const sizeMb = statSync(path).size / 1e6;
+  process.stderr.write(`in-memory booking (${args.runs} runs)…\n`);
+  const mem = inMemory(path, args.runs);
+  process.stderr.write(`end to end (${args.runs} runs)…\n`);
+  const e2eRuns = Array.from({ length: args.runs }, () => endToEnd(path));
+  const e2eSeconds = median(e2eRuns.map((r) => r.seconds));
+  const e2ePeak = Math.max(...e2eRuns.map((r) => r.peakRssMb));
+  const results: Record<string, unknown> = {
+    machine,
+    commit,
+    fills: mem.fills,
+    events: mem.events,
+    fileMb: Math.round(sizeMb),
+    inMemoryStreamingFillsPerSec: Math.round(mem.streaming),
+    inMemoryRetainingFillsPerSec: Math.round(mem.retaining),
+    endToEndSeconds: e2eSeconds,
+    endToEndFillsPerSec: Math.round(mem.fills / e2eSeconds),
+    endToEndPeakRssMb: Math.round(e2ePeak),
+  };
+  if (args.big > 0) {
+    const bigPath = logFile(args.big);
+    process.stderr.write(`end to end, ${args.big} fills (1 run)…\n`);
+    const big = endToEnd(bigPath);
+    results.bigFills = args.big;
+    results.bigSeconds = big.seconds;
+    results.bigFillsPerSec = Math.round(args.big / big.seconds);
+    results.bigPeakRssMb = Math.round(big.peakRssMb);
+  }
+  if (args.ledger && ensureLedgerInstalled()) {
+    const journal = path.replace(/\.jsonl$/, '.ledger');
+    if (!existsSync(journal)) {
+      process.stderr.write('writing the ledger-cli journal…\n');
+      void writeLedgerJournal(path, journal, 'trading').then(() => finishLedger(results, journal, e2eSeconds));
+      return;
+    }
+    finishLedger(results, journal, e2eSeconds);
+    return;
+  }
+  report(results);
+}
+
+function finishLedger(results: Record<string, unknown>, journal: string, utlSeconds: number): void {
+  process.stderr.write('ledger bal (3 runs)…\n');
+  const runs = [runLedgerBal(journal), runLedgerBal(journal), runLedgerBal(journal)];
+  if (!runs.every((r) => r.ok)) throw new Error(`ledger failed: ${runs.map((r) => r.stderr).join('\n')}`);
+  const secs = median(runs.map((r) => r.seconds));
+  results.ledgerSeconds = secs;
+  results.ledgerOverUtl = Math.round((secs / utlSeconds) * 10) / 10;
+  report(results);
+}
+
+function report(results: Record<string, unknown>): void {
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const rows = Object.entries(results).map(([k, v]) => `| ${k} | ${String(v)} |`);
+  process.stdout.write(['| measure | value |', '|---|---|', ...rows].join('\n') + '\n');
+}
+
+main();
