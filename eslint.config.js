@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/out/**', 'bin/**', 'bench/**/*.js', 'ui/dist/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench/out/**', 'bin/**', 'bench/**/*.js', 'ui/dist/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

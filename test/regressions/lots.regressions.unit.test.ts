@@ -2,13 +2,12 @@
  * Lot book regressions: fixed cases for behaviour the model-based tests
  * (src/domain/lots.prop.test.ts) check in general.
  *
- * Known deviation, kept as `it.fails` until fixed: HIFO ranks a lot that has no exact unit (a
- * capitalised fee, a quotient) by its unit cost rounded half-even at 18 places. Two lots whose unit
- * costs agree to 18 places then tie on rank and are released oldest first, even when the newer one
- * has the strictly higher unit cost. DOMAIN.md §3 says "highest unit cost first"; the exact
- * comparison is |cost_a|·|qty_b| vs |cost_b|·|qty_a|. The amount involved is below 10^-18 per unit,
- * but the order, and so the released cost, is not the exact one. When HIFO compares exactly these
- * cases will pass, and vitest will then fail them as `it.fails`: turn them into plain `it`.
+ * HIFO near-ties: HIFO used to rank a lot without an exact unit (a capitalised fee, a quotient) by
+ * its unit cost rounded half-even at 18 places, so two lots whose unit costs agreed to 18 places
+ * tied on rank and were released oldest first even when the newer one had the strictly higher unit
+ * cost (DOMAIN.md §3: "highest unit cost first"). E.g. lot 1: 3 at unit 0.333333333333333333,
+ * lot 2: 3 for cost 1 (unit 1/3); releasing 3 released lot 1 at 0.999999999999999999 instead of
+ * lot 2 at 1. Ranks are now exact ratios compared by cross-multiplication.
  */
 import { describe, it, expect } from 'vitest';
 import { Dec } from '../../src/domain/decimal.js';
@@ -22,17 +21,17 @@ describe('HIFO on unit costs that agree to 18 decimal places', () => {
     book.open(Dec.of('3'), Dec.of('3').mul(unit), unit, 1, 1);
     book.open(Dec.of('3'), Dec.of('1'), undefined, 2, 2);
     const out = book.release(Dec.of('3'));
-    // Today: seq 1 is released, at cost 0.999999999999999999.
+    // Before the fix: seq 1 was released, at cost 0.999999999999999999.
     expect(out.map((l) => [l.seq, l.cost.toString()])).toEqual([[2, '1']]);
   });
 
   it('releases the newer lot when its unit cost exceeds the older one only past the 18th place', () => {
     const book = newLotBook('hifo');
-    // seq 1: unit 1/3 = 0.3333…; seq 2: unit 0.3333333333333333334 (higher), both rank 0.333333333333333333.
+    // seq 1: unit 1/3 = 0.3333…; seq 2: unit 0.3333333333333333334 (higher), both 0.333333333333333333 when rounded at 18 places.
     book.open(Dec.of('3'), Dec.of('1'), undefined, 1, 1);
     book.open(Dec.of('10'), Dec.of('3.333333333333333334'), undefined, 2, 2);
     const out = book.release(Dec.of('1'));
-    // Today: seq 1 is released first.
+    // Before the fix: seq 1 was released first.
     expect(out.map((l) => l.seq)).toEqual([2]);
   });
 
