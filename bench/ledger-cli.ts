@@ -10,11 +10,12 @@
  *      writes FILE (default: the .jsonl path with .ledger) and prints the timings.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { bufferedFileWriter } from './generate.js';
 
 export interface LedgerRun {
   seconds: number;
@@ -149,7 +150,8 @@ function journalEntry(t: Trade, lineNo: number, style: LedgerStyle): string {
       `    Expenses:Fees  ${formatDecimal(fee)} ${feeC}\n` +
       `    ${account}:${t.fee.asset}  ${formatDecimal(negate(fee))} ${feeC}\n`;
   }
-  return entry + '\n';
+  // The writer adds the newline that ends the entry's blank separator line.
+  return entry;
 }
 
 /** Reads the JSON Lines log and writes one ledger transaction per trade line (others are skipped). */
@@ -158,32 +160,23 @@ export async function writeLedgerJournal(
   journalPath: string,
   style: LedgerStyle = 'trading',
 ): Promise<{ transactions: number }> {
-  const fd = openSync(journalPath, 'w');
-  let buf = '';
-  const flush = (): void => {
-    if (buf.length === 0) return;
-    const data = Buffer.from(buf, 'utf8');
-    buf = '';
-    // writeSync may write fewer bytes than asked; loop so no entry is cut.
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-  };
+  // The same 4 MiB buffer writer as the generator: growing one string per chunk made GC dominate.
+  const out = bufferedFileWriter(journalPath);
   let transactions = 0;
   let lineNo = 0;
   try {
-    buf += `; ledger-cli journal generated from ${jsonlPath} by bench/ledger-cli.ts (style ${style}): one transaction per fill.\n\n`;
+    out.write(`; ledger-cli journal generated from ${jsonlPath} by bench/ledger-cli.ts (style ${style}): one transaction per fill.\n`);
     const lines = createInterface({ input: createReadStream(jsonlPath, { encoding: 'utf8' }), crlfDelay: Infinity });
     for await (const line of lines) {
       lineNo++;
       if (line.length === 0) continue;
       const trade = asTrade(JSON.parse(line), lineNo);
       if (trade === undefined) continue;
-      buf += journalEntry(trade, lineNo, style);
+      out.write(journalEntry(trade, lineNo, style));
       transactions++;
-      if (buf.length >= 1 << 20) flush();
     }
-    flush();
   } finally {
-    closeSync(fd);
+    out.close();
   }
   return { transactions };
 }

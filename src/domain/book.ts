@@ -423,7 +423,16 @@ function bookTransfer(s: BookState, e: TransferEvent, ctx: BookingContext, rates
     if (held.lt(e.qty.add(fee))) {
       return { code: 'INSUFFICIENT_QUANTITY', message: `transfer of ${e.qty.toString()} ${e.asset} (fee ${fee.toString()}) from ${e.from}: only ${held.toString()} held there under venue pooling` };
     }
-    s.spot(e.asset, e.to).lots.restore(src.lots.release(e.qty));
+    const moved = src.lots.release(e.qty);
+    const dst = s.spot(e.asset, e.to);
+    if (!dst.lots.qty().isNeg()) dst.lots.restore(moved);
+    else {
+      // Inventory arriving where the book is short covers the short at the inventory's cost:
+      // that realizes the short's PnL; any excess opens a long lot at its pro-rata cost.
+      let cost = Dec.ZERO;
+      for (const l of moved) cost = cost.add(l.cost);
+      applyLeg(s, dst, e.qty, cost.neg(), undefined, e.ts);
+    }
   }
   if (!fee.isZero()) {
     if (cash) s.cashFees = s.cashFees.add(fee);

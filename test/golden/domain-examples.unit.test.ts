@@ -143,3 +143,36 @@ describe('DOMAIN.md §7 numbers', () => {
     expect(p.realizedPnl).toBe('30');
   });
 });
+
+describe('venue pooling (pool: venue)', () => {
+  const venuePool = { defaults: { method: 'fifo' as const, fees: 'separate' as const, pool: 'venue' as const } };
+  it('a transfer moves lots with their cost between venues', () => {
+    const r = reportOf(
+      [
+        trade('buy', '1', '100', { venue: 'binance' }),
+        { type: 'transfer', id: 'x1', ts: '2030-01-01T00:00:00Z', book: 'b1', asset: 'BTC', qty: '0.4', from: 'binance', to: 'kraken' },
+      ],
+      venuePool,
+    );
+    const at = (venue: string) => r.positions.find((p) => p.asset === 'BTC' && p.venue === venue)!;
+    expect(at('binance').qty).toBe('0.6');
+    expect(at('binance').costBasis).toBe('60');
+    expect(at('kraken').qty).toBe('0.4');
+    expect(at('kraken').costBasis).toBe('40');
+    expect(at('kraken').realizedPnl).toBe('0');
+  });
+  it('inventory transferred to a venue where the book is short covers the short at its cost', () => {
+    const r = reportOf(
+      [
+        trade('buy', '1', '100', { venue: 'binance' }),
+        trade('sell', '1', '110', { venue: 'kraken' }),
+        { type: 'transfer', id: 'x2', ts: '2030-01-01T00:00:00Z', book: 'b1', asset: 'BTC', qty: '0.5', from: 'binance', to: 'kraken' },
+      ],
+      venuePool,
+    );
+    const kraken = r.positions.find((p) => p.asset === 'BTC' && p.venue === 'kraken')!;
+    expect(kraken.qty).toBe('-0.5');
+    expect(kraken.realizedPnl).toBe('5');
+    expect(kraken.costBasis).toBe('-55');
+  });
+});
