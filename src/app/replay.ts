@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { fromCcxt, isCcxtPayload, type CcxtContext } from '../adapters/ccxt/ccxt.js';
+import { parseEventLine } from '../adapters/file/fastjson.js';
 import { readLineBatches } from '../adapters/file/lines.js';
 import type { BookSettings } from '../domain/book.js';
 import { describeIssues, show, type RejectCode } from '../domain/errors.js';
@@ -109,12 +110,14 @@ async function runJsonl(path: string, pass: Pass, opts: ReplayOptions, total: nu
       const line = batch.first + i;
       pass.lines = line;
       if (text.length === 0 || text.trim().length === 0) continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (e) {
-        pass.rejected.push({ line, id: null, code: 'JSON_SYNTAX', message: `line ${line}: ${(e as Error).message}`, stage: 'validation', raw: text });
-        continue;
+      let value: unknown = parseEventLine(text);
+      if (value === undefined) {
+        try {
+          value = JSON.parse(text);
+        } catch (e) {
+          pass.rejected.push({ line, id: null, code: 'JSON_SYNTAX', message: `line ${line}: ${(e as Error).message}`, stage: 'validation', raw: text });
+          continue;
+        }
       }
       submit(pass, value, line, () => text);
     }
