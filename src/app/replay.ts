@@ -1,10 +1,11 @@
 /**
- * The replay service: a file of events (JSON Lines, a JSON array of events, or ccxt's unified
+ * The replay service: files of events (JSON Lines, a JSON array of events, or ccxt's unified
  * structures) in, positions, PnL, exposure and every rejection out.
  *
- * It streams: a sorted file is booked as it is read, keeping only ids (memory stays flat for
- * 10M fills). If a late event or a correction of an already booked event shows up, streaming
- * cannot rebook, so the file is read again with retained timelines, which handle any order.
+ * It streams: a sorted log is booked as it is read, keeping only a compact set of id hashes, so
+ * memory stays flat for 10M fills. A late event, a correction, or a repeated id cannot be handled
+ * without the events, so then the files are read again with retained timelines, which handle
+ * any order exactly. Either way every input line ends up booked, a duplicate, or rejected.
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -31,6 +32,7 @@ export interface ReplayOptions {
 }
 
 export interface RejectedEntry {
+  readonly file: string;
   /** Line of the file (JSONL) or 1-based position in a JSON array; null when not known. */
   readonly line: number | null;
   readonly id: string | null;
@@ -45,7 +47,7 @@ export interface ReplayCounts {
   readonly events: number;
   readonly duplicates: number;
   readonly rejected: number;
-  /** True when the input needed the second, retaining pass (late events or corrections). */
+  /** True when the input needed the second, retaining pass (late events, corrections, repeats). */
   readonly rebooked: boolean;
 }
 
@@ -56,122 +58,142 @@ export interface ReplayResult {
   readonly digest: string;
 }
 
-interface Pass {
+interface Source {
+  readonly file: string;
+  readonly line: number;
+}
+
+class Pass {
   readonly ledger: Ledger;
-  readonly rejected: RejectedEntry[];
-  /** Line of each event that the ledger could not book when it arrived. */
-  readonly unbookedLines: Map<string, number>;
-  lines: number;
-  events: number;
-  duplicates: number;
-}
+  readonly rejected: RejectedEntry[] = [];
+  /** Where each event came from: every event when retaining (rebooks move refusals), else only the refused. */
+  readonly sources = new Map<string, Source>();
+  lines = 0;
+  events = 0;
+  duplicates = 0;
+  bytes = 0;
 
-function newPass(opts: ReplayOptions, retain: boolean): Pass {
-  const config: Partial<LedgerConfig> = {
-    reporting: opts.reporting,
-    cashLike: opts.cashLike,
-    defaults: opts.settings,
-    retain,
-    until: opts.until,
-  };
-  return { ledger: new Ledger(config), rejected: [], unbookedLines: new Map(), lines: 0, events: 0, duplicates: 0 };
-}
-
-/** Validates and submits one wire value; records any rejection against its line. */
-function submit(pass: Pass, value: unknown, line: number, raw: () => string): void {
-  const v = validateEvent(value, pass.ledger.instruments);
-  if (!v.ok) {
-    const label = `${typeof (value as { type?: unknown }).type === 'string' ? String((value as { type: string }).type) : 'event'} ${v.id ?? `at line ${line}`}`;
-    pass.rejected.push({ line, id: v.id ?? null, code: v.issues[0]!.code, message: describeIssues(label, v.issues), stage: 'validation', raw: raw() });
-    return;
+  constructor(
+    readonly opts: ReplayOptions,
+    readonly retain: boolean,
+    readonly totalBytes: number,
+  ) {
+    const config: Partial<LedgerConfig> = { reporting: opts.reporting, cashLike: opts.cashLike, defaults: opts.settings, retain, until: opts.until };
+    this.ledger = new Ledger(config);
   }
-  pass.events++;
-  const r = pass.ledger.submit(v.event);
-  if (r.status === 'duplicate') pass.duplicates++;
-  else if (r.status === 'rejected') pass.rejected.push({ line, id: v.event.id, code: r.code, message: r.message, stage: 'validation', raw: raw() });
-  else if (r.status === 'unbooked') pass.unbookedLines.set(v.event.id, line);
+
+  reject(file: string, line: number | null, id: string | null, code: RejectCode, message: string, raw: string): void {
+    this.rejected.push({ file, line, id, code, message, stage: 'validation', raw });
+  }
+
+  /** Validates and submits one wire value; records any rejection against its source. */
+  submit(value: unknown, file: string, line: number, raw: () => string): void {
+    const v = validateEvent(value, this.ledger.instruments);
+    if (!v.ok) {
+      const type = (value as { type?: unknown }).type;
+      const label = `${typeof type === 'string' ? type : 'event'} ${v.id ?? `at line ${line}`}`;
+      this.reject(file, line, v.id ?? null, v.issues[0]!.code, describeIssues(label, v.issues), raw());
+      return;
+    }
+    this.events++;
+    const r = this.ledger.submit(v.event);
+    if (r.status === 'duplicate') this.duplicates++;
+    else if (r.status === 'rejected') this.reject(file, line, v.event.id, r.code, r.message, raw());
+    else if (this.retain || r.status === 'unbooked') this.sources.set(v.event.id, { file, line });
+  }
 }
 
-async function firstChar(path: string): Promise<string> {
+async function isJsonArray(path: string): Promise<boolean> {
   for await (const batch of readLineBatches(path)) {
     for (const l of batch.lines) {
       const t = l.replace(/^\uFEFF/, '').trimStart();
-      if (t.length > 0) return t[0]!;
+      if (t.length > 0) return t[0] === '[';
     }
   }
-  return '';
+  return false;
 }
 
-async function runJsonl(path: string, pass: Pass, opts: ReplayOptions, total: number): Promise<void> {
+async function runJsonl(path: string, pass: Pass): Promise<void> {
+  const before = pass.bytes;
   for await (const batch of readLineBatches(path)) {
     const lines = batch.lines;
     for (let i = 0; i < lines.length; i++) {
       const text = lines[i]!;
       const line = batch.first + i;
-      pass.lines = line;
+      pass.lines++;
       if (text.length === 0 || text.trim().length === 0) continue;
       let value: unknown = parseEventLine(text);
       if (value === undefined) {
         try {
           value = JSON.parse(text);
         } catch (e) {
-          pass.rejected.push({ line, id: null, code: 'JSON_SYNTAX', message: `line ${line}: ${(e as Error).message}`, stage: 'validation', raw: text });
+          pass.reject(path, line, null, 'JSON_SYNTAX', `line ${line}: ${(e as Error).message}`, text);
           continue;
         }
       }
-      submit(pass, value, line, () => text);
+      pass.submit(value, path, line, () => text);
     }
-    opts.onProgress?.(batch.bytes, total);
+    pass.bytes = before + batch.bytes;
+    pass.opts.onProgress?.(pass.bytes, pass.totalBytes);
     if (pass.ledger.needsReplay) return;
   }
 }
 
-async function runArray(path: string, pass: Pass, opts: ReplayOptions): Promise<void> {
-  const file = await readFile(path, 'utf8');
+async function runArray(path: string, pass: Pass): Promise<void> {
+  const buf = await readFile(path);
+  const file = buf.toString('utf8');
   const text = file.charCodeAt(0) === 0xfeff ? file.slice(1) : file;
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    pass.rejected.push({ line: null, id: null, code: 'JSON_SYNTAX', message: `${path}: ${(e as Error).message}`, stage: 'validation', raw: text.slice(0, 200) });
+    pass.reject(path, null, null, 'JSON_SYNTAX', `${path}: ${(e as Error).message}`, text.slice(0, 200));
     return;
   }
   const items = Array.isArray(value) ? value : [value];
-  pass.lines = items.length;
+  pass.lines += items.length;
   if (isCcxtPayload(value)) {
-    const ctx: CcxtContext = { venue: opts.ccxt.venue ?? 'unknown', book: opts.ccxt.book ?? 'default', ...opts.ccxt };
+    const ctx: CcxtContext = { venue: pass.opts.ccxt.venue ?? 'unknown', book: pass.opts.ccxt.book ?? 'default', ...pass.opts.ccxt };
     const mapped = fromCcxt(value, ctx);
     for (const p of mapped.problems) {
-      pass.rejected.push({ line: p.index + 1, id: p.id ?? null, code: 'CCXT_UNMAPPED', message: `ccxt ${p.kind} #${p.index + 1}: ${p.message}`, stage: 'validation', raw: show(items[p.index]) });
+      pass.reject(path, p.index + 1, p.id ?? null, 'CCXT_UNMAPPED', `ccxt ${p.kind} #${p.index + 1}: ${p.message}`, JSON.stringify(items[p.index]) ?? show(items[p.index]));
     }
-    mapped.events.forEach((e, i) => submit(pass, e, i + 1, () => JSON.stringify(e)));
+    mapped.events.forEach((e, i) => pass.submit(e, path, mapped.sources[i]! + 1, () => JSON.stringify(e)));
   } else {
-    items.forEach((e, i) => submit(pass, e, i + 1, () => JSON.stringify(e)));
+    items.forEach((e, i) => pass.submit(e, path, i + 1, () => JSON.stringify(e)));
   }
-  opts.onProgress?.(text.length, text.length);
+  pass.bytes += buf.length;
+  pass.opts.onProgress?.(pass.bytes, pass.totalBytes);
 }
 
-async function runPass(path: string, opts: ReplayOptions, retain: boolean, array: boolean, total: number): Promise<Pass> {
-  const pass = newPass(opts, retain);
-  if (array) await runArray(path, pass, opts);
-  else await runJsonl(path, pass, opts, total);
+async function runPass(paths: readonly string[], arrays: readonly boolean[], opts: ReplayOptions, retain: boolean, totalBytes: number): Promise<Pass> {
+  const pass = new Pass(opts, retain, totalBytes);
+  for (let i = 0; i < paths.length; i++) {
+    if (arrays[i] === true) await runArray(paths[i]!, pass);
+    else await runJsonl(paths[i]!, pass);
+    if (pass.ledger.needsReplay) break;
+  }
   return pass;
 }
 
-export async function replayFile(path: string, opts: ReplayOptions): Promise<ReplayResult> {
-  const total = (await stat(path)).size;
-  const array = (await firstChar(path)) === '[';
-  let pass = await runPass(path, opts, array, array, total);
+/** Books the files, in the order given, into one ledger. */
+export async function replayFiles(paths: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
+  let totalBytes = 0;
+  const arrays: boolean[] = [];
+  for (const p of paths) {
+    totalBytes += (await stat(p)).size;
+    arrays.push(await isJsonArray(p));
+  }
+  // A JSON array is read whole anyway: retaining costs nothing more there.
+  const retainFirst = arrays.some((a) => a);
+  let pass = await runPass(paths, arrays, opts, retainFirst, totalBytes);
   const rebooked = pass.ledger.needsReplay;
-  if (rebooked) pass = await runPass(path, opts, true, array, total);
+  if (rebooked) pass = await runPass(paths, arrays, opts, true, totalBytes);
   const ledger = pass.ledger;
-  const booking: RejectedEntry[] = unbookedEvents(ledger).map((u) => ({
-    line: pass.unbookedLines.get(u.id) ?? null,
-    id: u.id,
-    code: u.code as RejectCode,
-    message: u.message,
-    stage: 'booking',
-  }));
+  const booking: RejectedEntry[] = unbookedEvents(ledger).map((u) => {
+    const src = pass.sources.get(u.id);
+    return { file: src?.file ?? '', line: src?.line ?? null, id: u.id, code: u.code as RejectCode, message: u.message, stage: 'booking' };
+  });
   const rejected = [...pass.rejected, ...booking];
   const digest = createHash('sha256').update(JSON.stringify(stateDocument(ledger))).digest('hex');
   return {
@@ -180,4 +202,9 @@ export async function replayFile(path: string, opts: ReplayOptions): Promise<Rep
     counts: { lines: pass.lines, events: pass.events, duplicates: pass.duplicates, rejected: rejected.length, rebooked },
     digest,
   };
+}
+
+/** Books one file. */
+export function replayFile(path: string, opts: ReplayOptions): Promise<ReplayResult> {
+  return replayFiles([path], opts);
 }

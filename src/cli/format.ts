@@ -123,7 +123,11 @@ export function renderReport(result: ReplayResult, style: Style): string {
   );
   if (result.rejected.length > 0) {
     out.push('', `Rejected (${result.rejected.length}):`);
-    for (const x of result.rejected.slice(0, 20)) out.push(`  ${x.line === null ? '' : `line ${x.line} `}${x.code}: ${x.message}`);
+    const files = new Set(result.rejected.map((x) => x.file));
+    for (const x of result.rejected.slice(0, 20)) {
+      const where = `${files.size > 1 && x.file !== '' ? `${x.file}:` : ''}${x.line === null ? '' : `line ${x.line} `}`;
+      out.push(`  ${where}${x.code}: ${x.message}`);
+    }
     if (result.rejected.length > 20) out.push(`  … and ${result.rejected.length - 20} more (use --json for all)`);
   }
   out.push('', `digest ${result.digest}`);

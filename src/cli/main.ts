@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { replayFile, type ReplayOptions } from '../app/replay.js';
+import { replayFiles, type ReplayOptions } from '../app/replay.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { parseTimestamp } from '../domain/time.js';
 import { ASSET_RE } from '../domain/instrument.js';
@@ -62,7 +62,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   program
     .command('replay')
     .description('book a file of events (JSON Lines, a JSON array, or ccxt output) and print positions, PnL and exposure')
-    .argument('<file>', 'events: JSON Lines, or a JSON array (canonical events or ccxt unified structures)')
+    .argument('<files...>', 'events: JSON Lines, or JSON arrays (canonical events or ccxt unified structures), booked together in the order given')
     .addOption(new Option('--method <method>', 'cost method').choices(COST_METHODS).default('fifo'))
     .addOption(new Option('--fees <convention>', 'fee convention').choices(['separate', 'capitalise']).default('separate'))
     .addOption(new Option('--pool <pool>', 'lots pooled per book, or per venue').choices(['book', 'venue']).default('book'))
@@ -74,10 +74,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .option('--venue <venue>', 'ccxt input: the venue it came from')
     .option('--book <book>', 'ccxt input: the book to book it into')
     .option('--account <account>', 'ccxt input: the account at the venue')
-    .option('--as-of <ts>', 'ccxt input: the time of balances that carry none')
+    .option('--as-of <ts>', 'ccxt input: the time of balances that carry none', (t: string) => (parseAt(t), t))
     .option('--no-progress', 'never draw a progress bar')
-    .action(async (file: string, flags: ReplayFlags) => {
-      code = await runReplay(file, flags, out, err);
+    .action(async (files: string[], flags: ReplayFlags) => {
+      code = await runReplay(files, flags, out, err);
     });
 
   try {
@@ -89,7 +89,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   return code;
 }
 
-async function runReplay(file: string, flags: ReplayFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+async function runReplay(files: string[], flags: ReplayFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let bar: cliProgress.SingleBar | undefined;
   const tty = (err as { isTTY?: boolean }).isTTY === true;
   const opts: ReplayOptions = {
@@ -115,11 +115,11 @@ async function runReplay(file: string, flags: ReplayFlags, out: NodeJS.WritableS
   };
   let result;
   try {
-    result = await replayFile(file, opts);
+    result = await replayFiles(files, opts);
   } catch (e) {
     const error = e as NodeJS.ErrnoException;
     if (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES') {
-      err.write(`utl replay: cannot read ${file}: ${error.message}\n`);
+      err.write(`utl replay: cannot read ${error.path ?? files.join(', ')}: ${error.message}\n`);
       return EXIT_USAGE;
     }
     throw e;
@@ -134,6 +134,7 @@ async function runReplay(file: string, flags: ReplayFlags, out: NodeJS.WritableS
         exposure: r.exposure,
         books: r.books,
         balances: r.balances,
+        venueBalances: r.venueBalances,
         rejected: result.rejected,
         counts: result.counts,
         asOf: r.asOf,

@@ -11,7 +11,7 @@ import type { BookingCode } from './errors.js';
 import type { BookEvent, DepositEvent, FundingEvent, TradeEvent, TransferEvent, TsUs, WithdrawalEvent } from './events.js';
 import { derivativeKey, type DerivativeInstrument, type InstrumentRegistry, type SpotInstrument } from './instrument.js';
 import { newLotBook, type CostMethod, type LotBook } from './lots.js';
-import type { Key, Marks } from './marks.js';
+import type { Marks } from './marks.js';
 import { formatTimestamp } from './time.js';
 
 export type FeeConvention = 'separate' | 'capitalise';
@@ -169,27 +169,22 @@ class Rates {
   constructor(
     private readonly ctx: BookingContext,
     private readonly consulted: Set<string>,
-    readonly key: Key,
+    readonly ts: TsUs,
   ) {}
 
   rate(asset: string): Dec | undefined {
-    if (this.ctx.marks.isCash(asset)) return Dec.ONE;
-    this.consulted.add(asset);
-    return this.ctx.marks.rate(asset, this.key);
+    return this.ctx.marks.rate(asset, this.ts, this.consulted);
   }
 
-  /** A derivative's own mark in its quote: its instrument mark, else the base's mark in that quote. */
+  /** A derivative's own mark in its quote (see Marks.instrumentMark). */
   derivativeMark(inst: DerivativeInstrument): Dec | undefined {
-    this.consulted.add(inst.symbol);
-    this.consulted.add(inst.base);
-    const m = this.ctx.marks;
-    return m.pair(inst.symbol, inst.quote, this.key) ?? m.pair(inst.base, inst.quote, this.key) ?? (inst.quote === m.reporting ? m.rate(inst.base, this.key) : undefined);
+    return this.ctx.marks.instrumentMark(inst.symbol, inst.base, inst.quote, this.ts, this.consulted);
   }
 
   missing(asset: string): Refusal {
     return {
       code: 'UNVALUED',
-      message: `no mark for ${asset} in ${this.ctx.marks.reporting} before ${formatTimestamp(this.key.ts)}: send a price event for it first`,
+      message: `no mark for ${asset} in ${this.ctx.marks.reporting} at ${formatTimestamp(this.ts)}: send a price event for it first`,
     };
   }
 }
@@ -199,7 +194,7 @@ class Rates {
  * state is then unchanged). `consulted` collects the assets whose marks the booking read.
  */
 export function bookEvent(s: BookState, e: BookEvent, ctx: BookingContext, consulted: Set<string>): Outcome {
-  const rates = new Rates(ctx, consulted, e);
+  const rates = new Rates(ctx, consulted, e.ts);
   let out: Outcome;
   switch (e.type) {
     case 'trade':
@@ -436,15 +431,23 @@ function bookTransfer(s: BookState, e: TransferEvent, ctx: BookingContext, rates
   }
   if (!fee.isZero()) {
     if (cash) s.cashFees = s.cashFees.add(fee);
-    else {
-      const pos = s.spot(e.asset, e.from);
-      applyLeg(s, pos, fee.neg(), fee.mul(r!), r, e.ts);
-      pos.fees = pos.fees.add(fee.mul(r!));
-    }
+    else payFeeInKind(s, s.spot(e.asset, e.from), fee, r!, e.ts);
   }
   s.addBalance(e.from, e.fromAccount, e.asset, e.qty.add(fee).neg());
   s.addBalance(e.to, e.toAccount, e.asset, e.qty);
   return undefined;
+}
+
+/**
+ * A fee paid in the asset itself (a network fee): a disposal of `fee`. Separate: at its value
+ * `fee × r`, which goes to `fees`. Capitalise: for nothing, so the lots' cost leaves as a loss in
+ * realized (the fee is in the cost, not beside it); `fees` still reports its value.
+ */
+function payFeeInKind(s: BookState, pos: SpotPosition, fee: Dec, r: Dec, ts: TsUs): void {
+  const value = fee.mul(r);
+  if (s.settings.fees === 'capitalise') applyLeg(s, pos, fee.neg(), Dec.ZERO, undefined, ts);
+  else applyLeg(s, pos, fee.neg(), value, r, ts);
+  pos.fees = pos.fees.add(value);
 }
 
 function bookDeposit(s: BookState, e: DepositEvent, ctx: BookingContext, rates: Rates): Outcome {
@@ -482,10 +485,7 @@ function bookWithdrawal(s: BookState, e: WithdrawalEvent, ctx: BookingContext, r
     const pos = s.spot(e.asset, e.venue);
     if (e.cost !== undefined) applyLeg(s, pos, e.qty.neg(), e.cost, undefined, e.ts);
     else applyLeg(s, pos, e.qty.neg(), e.qty.mul(r!), r, e.ts);
-    if (fee.isPos()) {
-      applyLeg(s, pos, fee.neg(), fee.mul(r!), r, e.ts);
-      pos.fees = pos.fees.add(fee.mul(r!));
-    }
+    if (fee.isPos()) payFeeInKind(s, pos, fee, r!, e.ts);
   }
   s.addBalance(e.venue, e.account, e.asset, e.qty.add(fee).neg());
   return undefined;

@@ -172,3 +172,15 @@ export function compareEvents(a: { ts: TsUs; id: string }, b: { ts: TsUs; id: st
   if (a.ts !== b.ts) return a.ts - b.ts;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
+
+/**
+ * The order of a clean replay of a whole log: by ts; at one instant marks first (a mark counts for
+ * events at its own instant), then by id. Booking the log in this order never needs a rebook.
+ */
+export function compareLog(a: LedgerEvent, b: LedgerEvent): number {
+  if (a.ts !== b.ts) return a.ts - b.ts;
+  const pa = a.type === 'price' ? 0 : 1;
+  const pb = b.type === 'price' ? 0 : 1;
+  if (pa !== pb) return pa - pb;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

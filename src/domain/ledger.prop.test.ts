@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Dec } from './decimal.js';
-import { compareEvents, type LedgerEvent } from './events.js';
+import { compareLog, type LedgerEvent } from './events.js';
 import { Ledger, type LedgerConfig } from './ledger.js';
 import { COST_METHODS } from './lots.js';
 import { buildReport, stateDocument } from './report.js';
@@ -42,7 +42,9 @@ const tradeArb = fc.record({
     { nil: undefined },
   ),
 });
-const priceArb = fc.record({ type: fc.constant('price'), ts: tsArb, asset: fc.constantFrom('BTC', 'ETH', 'BNB', 'BTC/USD:BTC'), quote: fc.constant('USD'), price: dec(3000, 1) });
+// Marks in USD, and crosses (ETH in BTC, BNB in ETH) whose R value goes through another mark.
+const pairArb = fc.constantFrom(['BTC', 'USD'], ['ETH', 'USD'], ['BNB', 'USD'], ['BTC/USD:BTC', 'USD'], ['ETH', 'BTC'], ['BNB', 'ETH']);
+const priceArb = fc.record({ type: fc.constant('price'), ts: tsArb, pair: pairArb, price: dec(3000, 1) }).map(({ pair, ...rest }) => ({ ...rest, asset: pair[0], quote: pair[1] }));
 const transferArb = fc.record({ type: fc.constant('transfer'), ts: tsArb, book, asset: fc.constantFrom('BTC', 'ETH', 'USD'), qty: dec(50, 2), from: fc.constant('v1'), to: fc.constant('v2'), fee: fc.option(dec(5, 3), { nil: undefined }) });
 const depositArb = fc.record({ type: fc.constant('deposit'), ts: tsArb, book, venue, asset: fc.constantFrom('BTC', 'ETH', 'BNB', 'USD'), qty: dec(500, 2), cost: fc.option(dec(100000, 2), { nil: undefined }) });
 const withdrawalArb = fc.record({ type: fc.constant('withdrawal'), ts: tsArb, book, venue, asset: fc.constantFrom('BTC', 'ETH'), qty: dec(100, 2), fee: fc.option(dec(5, 3), { nil: undefined }) });
@@ -139,7 +141,7 @@ describe('ledger: arrival order and corrections never change the state', () => {
         const clean = newLedger({ snapshotEvery: 1_000_000 });
         const sorted = correctedLog(s)
           .map((w) => parse(clean, w))
-          .sort(compareEvents);
+          .sort(compareLog);
         for (const e of sorted) clean.submit(e);
         expect(documentOf(live)).toBe(documentOf(clean));
       }),
@@ -152,7 +154,7 @@ describe('ledger: arrival order and corrections never change the state', () => {
       fc.property(scenarioArb, (s) => {
         const retaining = newLedger({});
         const streaming = newLedger({ retain: false });
-        const sorted = correctedLog(s).map((w) => parse(retaining, w)).sort(compareEvents);
+        const sorted = correctedLog(s).map((w) => parse(retaining, w)).sort(compareLog);
         for (const e of sorted) {
           retaining.submit(e);
           streaming.submit(e);
@@ -166,6 +168,21 @@ describe('ledger: arrival order and corrections never change the state', () => {
 });
 
 describe('ledger: invariants', () => {
+  it('total PnL does not depend on the fee convention', () => {
+    fc.assert(
+      fc.property(scenarioArb, fc.constantFrom(...COST_METHODS), (s, method) => {
+        const log = correctedLog(s);
+        const totals = (['separate', 'capitalise'] as const).map((fees) => {
+          const l = newLedger({ defaults: { method, fees, pool: 'book' } });
+          for (const w of log) l.submit(parse(l, w));
+          return buildReport(l).books.map((b) => [b.book, b.totalPnl]);
+        });
+        expect(totals[1]).toEqual(totals[0]);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('quantity and total PnL do not depend on the cost method; lots and balances sum to positions', () => {
     fc.assert(
       fc.property(scenarioArb, fc.constantFrom<'separate' | 'capitalise'>('separate', 'capitalise'), (s, fees) => {

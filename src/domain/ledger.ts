@@ -186,14 +186,15 @@ export class Ledger {
     return BOOKED;
   }
 
+  /** A mark at `key.ts` counts for events at or after that instant: rebook those that read it. */
   private rebookAfterMark(asset: string, key: Key): void {
     for (const l of this.lines.values()) {
-      if (l.last === undefined || compareEvents(l.last, key) <= 0 || !l.consulted.has(asset)) continue;
+      if (l.last === undefined || l.last.ts < key.ts || !l.consulted.has(asset)) continue;
       if (!this.config.retain) {
         this.needsReplay = true;
         return;
       }
-      this.rebook(l, lowerBound(l.timeline, key));
+      this.rebook(l, lowerBound(l.timeline, { ts: key.ts, id: '' }));
     }
   }
 

@@ -1,10 +1,13 @@
 /**
  * Marks as a time series: every price event is kept under its (ts, id) key, so the rate of an
- * asset "known before" any event is a lookup, whatever order the marks arrived in. That makes
- * valuation causal and replayable (DOMAIN.md §2): booking an event never depends on arrival order.
+ * asset at any instant is a lookup, whatever order the marks arrived in. That makes valuation
+ * causal and replayable (DOMAIN.md §2): booking an event never depends on arrival order.
  *
- * r(X) at key K: the latest direct mark of X in the reporting currency R before K; failing that,
- * the latest mark of X in another quote Q before K times r(Q) at K (one hop, the direct mark of Q).
+ * A mark counts for every event at or after its instant (a mark and a fill at the same microsecond:
+ * the mark is known). Among marks of one pair at one instant, the one with the greatest id wins.
+ *
+ * r(X) at instant T: the latest direct mark of X in the reporting currency R at or before T;
+ * failing that, the latest mark of X in another quote Q times r(Q) at T (one hop, Q's direct mark).
  */
 import { Dec } from './decimal.js';
 import { compareEvents, type TsUs } from './events.js';
@@ -31,55 +34,46 @@ class Series {
       pts.push(p);
       return;
     }
-    const i = this.upperBound(p);
-    pts.splice(i, 0, p);
-  }
-
-  remove(key: Key): boolean {
-    const i = this.upperBound(key) - 1;
-    const p = this.points[i];
-    if (p === undefined || p.ts !== key.ts || p.id !== key.id) return false;
-    this.points.splice(i, 1);
-    return true;
-  }
-
-  /** Index of the first point after `key` (so the point before it is the latest not after key). */
-  private upperBound(key: Key): number {
-    let lo = 0;
-    let hi = this.points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareEvents(this.points[mid]!, key) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** The latest point strictly before `key`. */
-  before(key: Key): Point | undefined {
-    const pts = this.points;
-    const last = pts[pts.length - 1];
-    if (last === undefined) return undefined;
-    if (compareEvents(last, key) < 0) return last; // the common case: marks arrive in order
     let lo = 0;
     let hi = pts.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (compareEvents(pts[mid]!, key) < 0) lo = mid + 1;
+      if (compareEvents(pts[mid]!, p) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    pts.splice(lo, 0, p);
+  }
+
+  remove(key: Key): boolean {
+    const i = this.points.findIndex((p) => p.ts === key.ts && p.id === key.id);
+    if (i < 0) return false;
+    this.points.splice(i, 1);
+    return true;
+  }
+
+  /** The latest point at or before `ts`. */
+  at(ts: TsUs): Point | undefined {
+    const pts = this.points;
+    const last = pts[pts.length - 1];
+    if (last === undefined) return undefined;
+    if (last.ts <= ts) return last; // the common case: marks arrive in order
+    let lo = 0;
+    let hi = pts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pts[mid]!.ts <= ts) lo = mid + 1;
       else hi = mid;
     }
     return lo === 0 ? undefined : pts[lo - 1];
   }
 }
 
-/** Sentinel key after every event: "now". */
-export const END_KEY: Key = { ts: Number.MAX_SAFE_INTEGER, id: '\uffff' };
+/** "Now": after every event. */
+export const END_TS: TsUs = Number.MAX_SAFE_INTEGER;
 
 export class Marks {
-  /** Series by pair `ASSET/QUOTE`. */
-  private readonly series = new Map<string, Series>();
-  /** Quotes seen per asset, for the one-hop cross. */
-  private readonly quotes = new Map<string, Set<string>>();
+  /** Series by asset, then quote (nested: no pair strings to build on the hot path). */
+  private readonly series = new Map<string, Map<string, Series>>();
 
   constructor(
     readonly reporting: string,
@@ -93,60 +87,72 @@ export class Marks {
   }
 
   add(asset: string, quote: string, ts: TsUs, id: string, price: Dec): void {
-    const pair = `${asset}/${quote}`;
-    let s = this.series.get(pair);
+    let byQuote = this.series.get(asset);
+    if (byQuote === undefined) {
+      byQuote = new Map();
+      this.series.set(asset, byQuote);
+    }
+    let s = byQuote.get(quote);
     if (s === undefined) {
       s = new Series();
-      this.series.set(pair, s);
-      let qs = this.quotes.get(asset);
-      if (qs === undefined) {
-        qs = new Set();
-        this.quotes.set(asset, qs);
-      }
-      qs.add(quote);
+      byQuote.set(quote, s);
     }
     s.insert({ ts, id, price });
   }
 
   remove(asset: string, quote: string, key: Key): boolean {
-    return this.series.get(`${asset}/${quote}`)?.remove(key) ?? false;
+    return this.series.get(asset)?.get(quote)?.remove(key) ?? false;
   }
 
-  /** The mark of `asset` in `quote` before `key`, as given (no conversion). */
-  pair(asset: string, quote: string, key: Key): Dec | undefined {
-    return this.series.get(`${asset}/${quote}`)?.before(key)?.price;
+  /** The mark of `asset` in `quote` at `ts`, as given (no conversion). */
+  pair(asset: string, quote: string, ts: TsUs): Dec | undefined {
+    return this.series.get(asset)?.get(quote)?.at(ts)?.price;
   }
 
-  /** r(X): the value of one unit of `asset` in R before `key`; undefined when unknown. */
-  rate(asset: string, key: Key): Dec | undefined {
+  /**
+   * r(X) at `ts`: the value of one unit of `asset` in R; undefined when unknown. `touched`
+   * collects every asset whose marks could change the answer (X, and each quote a cross may use),
+   * so that a late mark of any of them rebooks what read this rate.
+   */
+  rate(asset: string, ts: TsUs, touched?: Set<string>): Dec | undefined {
     if (this.isCash(asset)) return Dec.ONE;
-    const direct = this.directRate(asset, key);
-    if (direct !== undefined) return direct;
-    const qs = this.quotes.get(asset);
-    if (qs === undefined) return undefined;
+    touched?.add(asset);
+    const byQuote = this.series.get(asset);
+    if (byQuote === undefined) return undefined;
+    const direct = byQuote.get(this.reporting)?.at(ts);
+    if (direct !== undefined) return direct.price;
     // Cross through the quote with the most recent mark; ties broken by quote name (determinism).
     let best: { p: Point; q: string } | undefined;
-    for (const q of qs) {
+    for (const [q, s] of byQuote) {
       if (q === this.reporting) continue;
-      const p = this.series.get(`${asset}/${q}`)?.before(key);
+      touched?.add(q);
+      const p = s.at(ts);
       if (p === undefined) continue;
       if (best === undefined || compareEvents(best.p, p) < 0 || (compareEvents(best.p, p) === 0 && q < best.q)) best = { p, q };
     }
     if (best === undefined) return undefined;
-    const rq = this.isCash(best.q) ? Dec.ONE : this.directRate(best.q, key);
+    const rq = this.isCash(best.q) ? Dec.ONE : this.series.get(best.q)?.get(this.reporting)?.at(ts)?.price;
     return rq === undefined ? undefined : best.p.price.mul(rq);
   }
 
-  private directRate(asset: string, key: Key): Dec | undefined {
-    return this.series.get(`${asset}/${this.reporting}`)?.before(key)?.price;
+  /**
+   * A derivative's mark in its quote: the instrument's own mark, else the base's mark in that
+   * quote, else (a cash-like quote) the base's rate in R.
+   */
+  instrumentMark(symbol: string, base: string, quote: string, ts: TsUs, touched?: Set<string>): Dec | undefined {
+    touched?.add(symbol);
+    touched?.add(base);
+    return this.pair(symbol, quote, ts) ?? this.pair(base, quote, ts) ?? (this.isCash(quote) ? this.rate(base, ts, touched) : undefined);
   }
 
   /** Every pair's latest mark, sorted: for reports. */
   latest(): { pair: string; ts: TsUs; price: Dec }[] {
     const out: { pair: string; ts: TsUs; price: Dec }[] = [];
-    for (const [pair, s] of this.series) {
-      const p = s.points[s.points.length - 1];
-      if (p !== undefined) out.push({ pair, ts: p.ts, price: p.price });
+    for (const [asset, byQuote] of this.series) {
+      for (const [quote, s] of byQuote) {
+        const p = s.points[s.points.length - 1];
+        if (p !== undefined) out.push({ pair: `${asset}/${quote}`, ts: p.ts, price: p.price });
+      }
     }
     return out.sort((a, b) => (a.pair < b.pair ? -1 : a.pair > b.pair ? 1 : 0));
   }

@@ -8,9 +8,10 @@
  */
 import { type BookState, type DerivativePosition, type SpotPosition } from './book.js';
 import { Dec, DIVISION_SCALE } from './decimal.js';
+import { compareEvents, type BalanceEvent } from './events.js';
 import type { DerivativeInstrument } from './instrument.js';
 import type { Ledger } from './ledger.js';
-import { END_KEY, type Key } from './marks.js';
+import { END_TS } from './marks.js';
 import { formatTimestamp } from './time.js';
 
 export interface LotReport {
@@ -28,7 +29,8 @@ export interface PositionReport {
   readonly venue?: string;
   readonly method: string;
   readonly qty: string;
-  readonly costBasis: string;
+  /** Null only for a derivative whose value in R is unknown (no mark, or no rate for its quote). */
+  readonly costBasis: string | null;
   /** Cost basis per unit (spot) or average entry price (derivatives); display only, rounded. */
   readonly avgPrice: string | null;
   readonly mark: string | null;
@@ -77,11 +79,24 @@ export interface Exposure {
   readonly byVenue: ({ venue: string; held: string } & ExposureLine)[];
 }
 
+/** The latest balance a venue reported per (venue, account, asset): what reconciliation will hold UTL's balances against. */
+export interface VenueBalanceReport {
+  readonly venue: string;
+  readonly account: string;
+  readonly asset: string;
+  readonly book: string | null;
+  readonly ts: string;
+  readonly total: string;
+  readonly free: string | null;
+  readonly used: string | null;
+}
+
 export interface Report {
   readonly asOf: string | null;
   readonly reporting: string;
   readonly positions: PositionReport[];
   readonly balances: BalanceReport[];
+  readonly venueBalances: VenueBalanceReport[];
   readonly books: BookSummary[];
   readonly exposure: Exposure;
 }
@@ -132,7 +147,7 @@ interface Valued {
 
 export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report {
   const until = ledger.config.until;
-  const key: Key = until === undefined ? END_KEY : { ts: until, id: '\uffff' };
+  const key = until ?? END_TS;
   const marks = ledger.marks;
   const positions: PositionReport[] = [];
   const balances: BalanceReport[] = [];
@@ -140,7 +155,6 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
   const assetQty = new Map<string, { qty: Dec; value: Dec | undefined }>();
   const bookAcc = new Map<string, Acc>();
   const venueAcc = new Map<string, Acc>();
-  const firmUnpriced = new Set<string>();
 
   for (const book of ledger.bookNames()) {
     const s = ledger.bookState(book)!;
@@ -158,7 +172,8 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
       funding = funding.add(v.funding);
       if (v.unrealized === undefined) unpriced.push(v.report.asset);
       else if (unrealized !== undefined) unrealized = unrealized.add(v.unrealized);
-      if (!v.deltaQty.isZero()) {
+      // An unpriced inverse contract has no known delta, but its asset is still unpriced.
+      if (!v.deltaQty.isZero() || v.value === undefined) {
         addAsset(bookAssets, v.underlying, v.deltaQty, v.value);
         addAsset(assetQty, v.underlying, v.deltaQty, v.value);
         if (v.venue !== undefined && v.report.kind !== 'spot') addExposure(accOf(venueAcc, v.venue), v.report.asset, v.value);
@@ -178,8 +193,9 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
       else va.held = va.held.add(value);
       if (!marks.isCash(asset)) addExposure(va, asset, value);
     }
-    for (const a of acc.unpriced) firmUnpriced.add(a);
-    const total = unrealized === undefined ? undefined : totalPnl(s.settings.fees, realized, unrealized, fees, funding);
+    // Fees paid in cash can sit in no lot: they count against the total under either convention.
+    const capitalisedCashFees = s.settings.fees === 'capitalise' ? s.cashFees : Dec.ZERO;
+    const total = unrealized === undefined ? undefined : totalPnl(s.settings.fees, realized, unrealized, fees, funding).sub(capitalisedCashFees);
     books.push({
       book,
       method: s.settings.method,
@@ -204,6 +220,7 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
     reporting: ledger.config.reporting,
     positions,
     balances,
+    venueBalances: venueBalances(ledger, key),
     books,
     exposure: {
       reporting: ledger.config.reporting,
@@ -213,6 +230,26 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
       byVenue: byKey(venueAcc).map(([venue, a]) => ({ venue, held: a.held.toString(), net: a.net.toString(), gross: a.gross.toString() })),
     },
   };
+}
+
+function venueBalances(ledger: Ledger, ts: number): VenueBalanceReport[] {
+  const latest = new Map<string, BalanceEvent>();
+  for (const r of ledger.reports) {
+    if (r.ts > ts) continue;
+    const k = `${r.venue}\u0000${r.account}\u0000${r.asset}`;
+    const had = latest.get(k);
+    if (had === undefined || compareEvents(had, r) < 0) latest.set(k, r);
+  }
+  return byKey(latest).map(([, r]) => ({
+    venue: r.venue,
+    account: r.account,
+    asset: r.asset,
+    book: r.book ?? null,
+    ts: formatTimestamp(r.ts),
+    total: r.total.toString(),
+    free: r.free?.toString() ?? null,
+    used: r.used?.toString() ?? null,
+  }));
 }
 
 function isEmpty(v: Valued): boolean {
@@ -261,7 +298,7 @@ function venueRecord(m: Map<string, Dec> | undefined, only: string | undefined):
   return out;
 }
 
-function valueSpot(ledger: Ledger, s: BookState, p: SpotPosition, key: Key, byVenueQty: Map<string, Map<string, Dec>>, options: ReportOptions): Valued {
+function valueSpot(ledger: Ledger, s: BookState, p: SpotPosition, key: number, byVenueQty: Map<string, Map<string, Dec>>, options: ReportOptions): Valued {
   const qty = p.lots.qty();
   const cost = p.lots.cost();
   const mark = qty.isZero() ? ledger.marks.rate(p.asset, key) ?? undefined : ledger.marks.rate(p.asset, key);
@@ -292,14 +329,14 @@ function valueSpot(ledger: Ledger, s: BookState, p: SpotPosition, key: Key, byVe
   return { report, underlying: p.asset, deltaQty: qty, value, venue: p.venue, realized: p.realized, unrealized, fees: p.fees, funding: Dec.ZERO, total };
 }
 
-function valueDerivative(ledger: Ledger, s: BookState, p: DerivativePosition, key: Key, options: ReportOptions): Valued {
+function valueDerivative(ledger: Ledger, s: BookState, p: DerivativePosition, key: number, options: ReportOptions): Valued {
   const found = ledger.instruments.lookup(p.instrument, p.venue);
   if (!found.ok || found.instrument.kind === 'spot') throw new Error(`report invariant: booked derivative ${p.instrument} has terms`);
   const inst: DerivativeInstrument = found.instrument;
   const marks = ledger.marks;
   const m = inst.multiplier;
   const rQ = marks.rate(inst.quote, key);
-  const mark = marks.pair(inst.symbol, inst.quote, key) ?? marks.pair(inst.base, inst.quote, key) ?? (inst.quote === marks.reporting ? marks.rate(inst.base, key) : undefined);
+  const mark = marks.instrumentMark(inst.symbol, inst.base, inst.quote, key);
   const flat = p.qty.isZero();
   let value: Dec | undefined;
   let cost: Dec | undefined;
@@ -313,10 +350,10 @@ function valueDerivative(ledger: Ledger, s: BookState, p: DerivativePosition, ke
   } else if (inst.settlement === 'linear') {
     avg = p.entry.div(p.qty.mul(m), DIVISION_SCALE);
     deltaQty = p.qty.mul(m);
+    if (rQ !== undefined) cost = p.entry.mul(rQ);
     if (mark !== undefined && rQ !== undefined) {
       value = deltaQty.mul(mark).mul(rQ);
-      cost = p.entry.mul(rQ);
-      unrealized = value.sub(cost);
+      unrealized = value.sub(cost!);
     }
   } else {
     avg = p.qty.mul(m).div(p.entry, DIVISION_SCALE);
@@ -336,7 +373,7 @@ function valueDerivative(ledger: Ledger, s: BookState, p: DerivativePosition, ke
     venue: p.venue,
     method: 'wac',
     qty: p.qty.toString(),
-    costBasis: cost?.toString() ?? p.entry.toString(),
+    costBasis: cost?.toString() ?? null,
     avgPrice: avg === null ? null : avg.round(DISPLAY_SCALE).toString(),
     mark: mark?.toString() ?? null,
     value: value?.toString() ?? null,
@@ -351,7 +388,7 @@ function valueDerivative(ledger: Ledger, s: BookState, p: DerivativePosition, ke
   return {
     report,
     underlying: inst.base,
-    deltaQty: flat ? Dec.ZERO : deltaQty.isZero() ? p.qty.mul(m) : deltaQty,
+    deltaQty,
     value,
     venue: p.venue,
     realized: p.realized,

@@ -179,7 +179,7 @@ describe('utl replay examples/desk.jsonl', () => {
   it('--json prints exactly the documented top-level keys and exits 3', () => {
     expect(base.run.status).toBe(3);
     expect(base.run.stdout.endsWith('}\n')).toBe(true);
-    expect(Object.keys(base.out)).toEqual(['positions', 'exposure', 'books', 'balances', 'rejected', 'counts', 'asOf', 'digest']);
+    expect(Object.keys(base.out)).toEqual(['positions', 'exposure', 'books', 'balances', 'venueBalances', 'rejected', 'counts', 'asOf', 'digest']);
     expect(base.out.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(base.out.asOf).toBeNull();
     expect(base.out.books.map((b) => b.book)).toEqual(['mm', 'otc']);

@@ -43,6 +43,8 @@ export interface CcxtProblem {
 
 export interface CcxtMapped {
   events: Record<string, unknown>[];
+  /** For each event, the index of the record it came from (for error messages). */
+  sources: number[];
   problems: CcxtProblem[];
 }
 
@@ -130,23 +132,26 @@ export function isCcxtPayload(input: unknown): boolean {
 
 /** Maps one ccxt structure or an array of them (kinds may be mixed) to UTL wire events. */
 export function fromCcxt(input: unknown, ctx: CcxtContext): CcxtMapped {
-  const out: CcxtMapped = { events: [], problems: [] };
+  const out: CcxtMapped = { events: [], sources: [], problems: [] };
   const items: unknown[] = Array.isArray(input) ? input : [input];
   /** Event id → the record that produced it and its JSON, to catch id collisions. */
   const seen = new Map<string, { index: number; json: string }>();
   items.forEach((x, index) => {
-    const one: CcxtMapped = { events: [], problems: [] };
+    const one: CcxtMapped = { events: [], sources: [], problems: [] };
     mapOne(x, index, ctx, one);
     out.problems.push(...one.problems);
     for (const e of one.events) {
       const id = typeof e.id === 'string' ? e.id : '';
       const json = JSON.stringify(e);
       const first = seen.get(id);
-      if (first === undefined) {
-        seen.set(id, { index, json });
+      if (first === undefined) seen.set(id, { index, json });
+      if (first === undefined || json === first.json) {
+        // An identical repeat (overlapping fetches) goes on as the same event: the ledger counts
+        // it as a duplicate, which it is, rather than as a rejection.
         out.events.push(e);
+        out.sources.push(index);
       } else {
-        out.problems.push(collision(index, x, id, first.index, json === first.json));
+        out.problems.push(collision(index, x, id, first.index));
       }
     }
   });
@@ -154,12 +159,11 @@ export function fromCcxt(input: unknown, ctx: CcxtContext): CcxtMapped {
 }
 
 /**
- * Two records mapping to one event id. An identical repeat is what overlapping fetches
- * (pagination windows) produce and is skipped; a different one is usually two balances of
- * different ccxt accounts (spot, swap, ...) stamped with one time, which only the caller can
- * tell apart. Either way it is reported, never merged silently.
+ * Two records mapping to one event id with different values: usually two balances of different
+ * ccxt accounts (spot, swap, ...) stamped with one time, which only the caller can tell apart.
+ * Reported, never merged silently.
  */
-function collision(index: number, x: unknown, id: string, firstIndex: number, identical: boolean): CcxtProblem {
+function collision(index: number, x: unknown, id: string, firstIndex: number): CcxtProblem {
   const kind = detectCcxtKind(x) ?? 'unknown';
   const rawId = isRec(x) ? idText(x.id) : undefined;
   const hint = kind === 'balance' ? '; import each account\'s balance separately with its own account name' : '';
@@ -167,9 +171,7 @@ function collision(index: number, x: unknown, id: string, firstIndex: number, id
     index,
     kind,
     ...(typeof rawId === 'string' ? { id: rawId } : {}),
-    message: identical
-      ? `duplicate of record ${firstIndex} (event ${id}): skipped`
-      : `event id ${id} already produced by record ${firstIndex} with different values: not mapped${hint}`,
+    message: `event id ${id} already produced by record #${firstIndex + 1} with different values: not mapped${hint}`,
   };
 }
 

@@ -125,7 +125,7 @@ const expectations: Record<string, () => void> = {
     expect(oneAccount.problems.map((p) => p.index)).toEqual([2, 3, 3, 3, 3]);
     expect(oneAccount.problems[0]).toEqual({
       index: 2, kind: 'balance',
-      message: `event id binance:default:balance:${AS_OF}:USDT already produced by record 1 with different values: not mapped; import each account's balance separately with its own account name`,
+      message: `event id binance:default:balance:${AS_OF}:USDT already produced by record #2 with different values: not mapped; import each account's balance separately with its own account name`,
     });
   },
 
@@ -384,12 +384,13 @@ describe('fromCcxt details', () => {
     expect(r.problems[3]!.message).toContain('lost digits');
   });
 
-  it('skips an identical repeat (overlapping fetches) and reports it', () => {
+  it('passes an identical repeat (overlapping fetches) on as the same event, and reports a conflicting one', () => {
     const r = fromCcxt([trade, { ...trade, id: '2' }, trade, { ...trade, price: 1 }], ctx);
-    expect(r.events.map((e) => e.id)).toEqual(['ex:1', 'ex:2']);
+    expect(r.events.map((e) => e.id)).toEqual(['ex:1', 'ex:2', 'ex:1']);
+    expect(r.sources).toEqual([0, 1, 2]);
+    expect(r.events[2]).toEqual(r.events[0]);
     expect(r.problems).toEqual([
-      { index: 2, kind: 'trade', id: '1', message: 'duplicate of record 0 (event ex:1): skipped' },
-      { index: 3, kind: 'trade', id: '1', message: 'event id ex:1 already produced by record 0 with different values: not mapped' },
+      { index: 3, kind: 'trade', id: '1', message: 'event id ex:1 already produced by record #1 with different values: not mapped' },
     ]);
   });
 
