@@ -56,6 +56,21 @@ export interface DerivativePosition {
 
 export type Position = SpotPosition | DerivativePosition;
 
+/** A balance, mutable in place so that routes can hold it. */
+export interface BalanceCell {
+  qty: Dec;
+}
+
+/** The positions and balances a spot fill touches (base and quote positions undefined when cash). */
+export interface SpotRoute {
+  readonly inst: SpotInstrument;
+  readonly base: SpotPosition | undefined;
+  readonly quote: SpotPosition | undefined;
+  readonly quoteIsCash: boolean;
+  readonly baseBalance: BalanceCell;
+  readonly quoteBalance: BalanceCell;
+}
+
 export interface Unbooked {
   readonly code: BookingCode | 'UNKNOWN_INSTRUMENT';
   readonly message: string;
@@ -70,7 +85,9 @@ export interface BookingContext {
 export class BookState {
   readonly positions = new Map<string, Position>();
   /** Quantity by venue, then account, then asset, cash included (nested: no key strings to build on the hot path). */
-  readonly balances = new Map<string, Map<string, Map<string, Dec>>>();
+  readonly balances = new Map<string, Map<string, Map<string, BalanceCell>>>();
+  /** Spot trade routes by venue, account, instrument: a cache of what a fill touches (not state). */
+  private readonly routes = new Map<string, Map<string, Map<string, SpotRoute>>>();
   /** Events of this book that could not be booked, by id. */
   readonly unbooked = new Map<string, Unbooked>();
   /** Fees paid in the reporting currency (or an equivalent) on movements of cash itself. */
@@ -91,8 +108,12 @@ export class BookState {
       c.positions.set(k, p.kind === 'spot' ? { ...p, lots: p.lots.clone() } : { ...p });
     }
     for (const [venue, accounts] of this.balances) {
-      const copy = new Map<string, Map<string, Dec>>();
-      for (const [account, assets] of accounts) copy.set(account, new Map(assets));
+      const copy = new Map<string, Map<string, BalanceCell>>();
+      for (const [account, assets] of accounts) {
+        const cells = new Map<string, BalanceCell>();
+        for (const [asset, cell] of assets) cells.set(asset, { qty: cell.qty });
+        copy.set(account, cells);
+      }
       c.balances.set(venue, copy);
     }
     for (const [k, v] of this.unbooked) c.unbooked.set(k, v);
@@ -136,6 +157,11 @@ export class BookState {
 
   addBalance(venue: string, account: string, asset: string, delta: Dec): void {
     if (delta.isZero()) return;
+    const cell = this.balanceCell(venue, account, asset);
+    cell.qty = cell.qty.add(delta);
+  }
+
+  balanceCell(venue: string, account: string, asset: string): BalanceCell {
     let accounts = this.balances.get(venue);
     if (accounts === undefined) {
       accounts = new Map();
@@ -146,15 +172,46 @@ export class BookState {
       assets = new Map();
       accounts.set(account, assets);
     }
-    const had = assets.get(asset);
-    assets.set(asset, had === undefined ? delta : had.add(delta));
+    let cell = assets.get(asset);
+    if (cell === undefined) {
+      cell = { qty: Dec.ZERO };
+      assets.set(asset, cell);
+    }
+    return cell;
+  }
+
+  /** What a spot fill of `inst` at (venue, account) touches, resolved once per book state. */
+  spotRoute(venue: string, account: string, inst: SpotInstrument, marks: Marks): SpotRoute {
+    let accounts = this.routes.get(venue);
+    if (accounts === undefined) {
+      accounts = new Map();
+      this.routes.set(venue, accounts);
+    }
+    let byInst = accounts.get(account);
+    if (byInst === undefined) {
+      byInst = new Map();
+      accounts.set(account, byInst);
+    }
+    let r = byInst.get(inst.symbol);
+    if (r === undefined) {
+      r = {
+        inst,
+        base: marks.isCash(inst.base) ? undefined : this.spot(inst.base, venue),
+        quote: marks.isCash(inst.quote) ? undefined : this.spot(inst.quote, venue),
+        quoteIsCash: marks.isCash(inst.quote),
+        baseBalance: this.balanceCell(venue, account, inst.base),
+        quoteBalance: this.balanceCell(venue, account, inst.quote),
+      };
+      byInst.set(inst.symbol, r);
+    }
+    return r;
   }
 
   /** Every balance, sorted by venue, account, asset. */
   balanceList(): { venue: string; account: string; asset: string; qty: Dec }[] {
     const out: { venue: string; account: string; asset: string; qty: Dec }[] = [];
     for (const [venue, accounts] of this.balances) {
-      for (const [account, assets] of accounts) for (const [asset, qty] of assets) out.push({ venue, account, asset, qty });
+      for (const [account, assets] of accounts) for (const [asset, cell] of assets) if (!cell.qty.isZero()) out.push({ venue, account, asset, qty: cell.qty });
     }
     const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
     return out.sort((a, b) => cmp(a.venue, b.venue) || cmp(a.account, b.account) || cmp(a.asset, b.asset));
@@ -169,7 +226,7 @@ class Rates {
   constructor(
     private readonly ctx: BookingContext,
     private readonly consulted: Set<string>,
-    readonly ts: TsUs,
+    public ts: TsUs,
   ) {}
 
   rate(asset: string): Dec | undefined {
@@ -289,24 +346,32 @@ function bookTrade(s: BookState, e: TradeEvent, ctx: BookingContext, rates: Rate
 
 function bookSpotTrade(s: BookState, e: TradeEvent, inst: SpotInstrument, ctx: BookingContext, rates: Rates): Outcome {
   const marks = ctx.marks;
-  const rQ = rates.rate(inst.quote);
+  const route = s.spotRoute(e.venue, e.account, inst, marks);
+  const rQ = route.quoteIsCash ? Dec.ONE : rates.rate(inst.quote);
   if (rQ === undefined) return rates.missing(inst.quote);
   const u = e.price.mul(rQ);
   const d = e.side === 'buy' ? e.qty : e.qty.neg();
-  const fees = splitFees(e, inst.base, u, inst.quote, rQ, rates);
-  if (isOutcome(fees)) return fees;
+  // The common case, one fee in the quote (or none), needs no fee split.
+  const fee = e.fees.length === 1 ? e.fees[0]! : undefined;
+  let fees: FeeSplit;
+  if (e.fees.length === 0) fees = NO_FEES;
+  else if (fee !== undefined && fee.asset === inst.quote && inst.quote !== inst.base) {
+    fees = { own: Dec.ZERO, quote: fee.amount, value: fee.amount.mul(rQ), other: [] };
+  } else {
+    const split = splitFees(e, inst.base, u, inst.quote, rQ, rates);
+    if (isOutcome(split)) return split;
+    fees = split;
+  }
   // Everything is valued: from here on the booking cannot fail.
-  const capitalise = s.settings.fees === 'capitalise';
-  const baseDelta = d.sub(fees.own);
-  const quoteDelta = d.mul(e.price).neg().sub(fees.quote);
-  if (!marks.isCash(inst.base)) {
-    const pos = s.spot(inst.base, e.venue);
-    const ownValue = fees.own.isZero() ? Dec.ZERO : fees.own.mul(u);
+  const baseDelta = fees.own.isZero() ? d : d.sub(fees.own);
+  const quoteDelta = fees.quote.isZero() ? d.mul(e.price).neg() : d.mul(e.price).neg().sub(fees.quote);
+  if (route.base !== undefined) {
+    const pos = route.base;
     // Separate: the lot is valued at the fill (cash = −Δ × u) and every fee goes to `fees`.
     // Capitalise: the lot (or the proceeds) carries every fee.
-    let cash = d.mul(u).neg().add(ownValue);
+    let cash = fees.own.isZero() ? d.mul(u).neg() : d.mul(u).neg().add(fees.own.mul(u));
     let unit: Dec | undefined = u;
-    if (capitalise && !fees.value.isZero()) {
+    if (s.settings.fees === 'capitalise' && !fees.value.isZero()) {
       cash = cash.sub(fees.value);
       unit = undefined;
     }
@@ -315,17 +380,17 @@ function bookSpotTrade(s: BookState, e: TradeEvent, inst: SpotInstrument, ctx: B
   } else {
     s.cashFees = s.cashFees.add(fees.value);
   }
-  if (!marks.isCash(inst.quote)) {
-    applyLeg(s, s.spot(inst.quote, e.venue), quoteDelta, quoteDelta.mul(rQ).neg(), rQ, e.ts);
-  }
+  if (route.quote !== undefined) applyLeg(s, route.quote, quoteDelta, quoteDelta.mul(rQ).neg(), rQ, e.ts);
   for (const o of fees.other) {
     if (!marks.isCash(o.asset)) applyLeg(s, s.spot(o.asset, e.venue), o.amount.neg(), o.amount.mul(o.rate), o.rate, e.ts);
     s.addBalance(e.venue, e.account, o.asset, o.amount.neg());
   }
-  s.addBalance(e.venue, e.account, inst.base, baseDelta);
-  s.addBalance(e.venue, e.account, inst.quote, quoteDelta);
+  route.baseBalance.qty = route.baseBalance.qty.add(baseDelta);
+  route.quoteBalance.qty = route.quoteBalance.qty.add(quoteDelta);
   return undefined;
 }
+
+const NO_FEES: FeeSplit = { own: Dec.ZERO, quote: Dec.ZERO, value: Dec.ZERO, other: [] };
 
 /** The R value of one unit of a derivative's settlement asset at a fill at `price`. */
 function settleRate(inst: DerivativeInstrument, price: Dec | undefined, rates: Rates): Dec | undefined {
