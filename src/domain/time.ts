@@ -37,8 +37,61 @@ function daysInMonth(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
+/**
+ * The last calendar date parsed, and its epoch microseconds at midnight: events come in runs of
+ * one day, so the fast path below re-parses only the time of day. A memo, not state: it never
+ * changes an answer.
+ */
+let memoDate = '';
+let memoDayUs = 0;
+
+function digit(text: string, i: number): number {
+  const c = text.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : -1;
+}
+
+/** `HH:MM:SS[.f{1,6}]Z` from index 11 of a text whose date is the memo's; undefined when not that shape. */
+function fastTimeOfDay(text: string): TsUs | undefined {
+  const n = text.length;
+  if (text.charCodeAt(n - 1) !== 90 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  const h1 = digit(text, 11), h2 = digit(text, 12), m1 = digit(text, 14), m2 = digit(text, 15), s1 = digit(text, 17), s2 = digit(text, 18);
+  if ((h1 | h2 | m1 | m2 | s1 | s2) < 0) return undefined;
+  const h = h1 * 10 + h2;
+  const mi = m1 * 10 + m2;
+  const sec = s1 * 10 + s2;
+  if (h > 23 || mi > 59 || sec > 59) return undefined;
+  let us = 0;
+  if (n > 20) {
+    if (text.charCodeAt(19) !== 46 || n - 21 > 6 || n - 21 < 1) return undefined;
+    for (let i = 20; i < n - 1; i++) {
+      const d = digit(text, i);
+      if (d < 0) return undefined;
+      us = us * 10 + d;
+    }
+    for (let k = n - 21; k < 6; k++) us *= 10;
+  }
+  return memoDayUs + (h * 3600 + mi * 60 + sec) * US_PER_SECOND + us;
+}
+
 /** Epoch microseconds of an ISO-8601 timestamp with a zone (Z or ±HH:MM); undefined if invalid. */
 export function parseTimestamp(text: string): TsUs | undefined {
+  if (memoDate !== '' && text.length >= 20 && text.length <= 27 && text.charCodeAt(10) === 84 && text.startsWith(memoDate)) {
+    const fast = fastTimeOfDay(text);
+    if (fast !== undefined) return fast;
+  }
+  const t = parseTimestampSlow(text);
+  if (t !== undefined && text.length >= 20 && text.charCodeAt(19) !== 43 && text.charCodeAt(19) !== 45) {
+    // Remember this date (UTC forms only: an offset shifts the day).
+    const m = ISO_RE.exec(text);
+    if (m !== null && m[8] === 'Z') {
+      memoDate = text.slice(0, 10);
+      memoDayUs = daysFromCivil(+m[1]!, +m[2]!, +m[3]!) * US_PER_DAY;
+    }
+  }
+  return t;
+}
+
+function parseTimestampSlow(text: string): TsUs | undefined {
   const m = ISO_RE.exec(text);
   if (m === null) return undefined;
   const y = +m[1]!;
