@@ -16,6 +16,8 @@ import type { BookSettings } from '../domain/book.js';
 import { describeIssues, show, type RejectCode } from '../domain/errors.js';
 import { Ledger, type LedgerConfig } from '../domain/ledger.js';
 import { buildReport, stateDocument, unbookedEvents, type Report } from '../domain/report.js';
+import type { LedgerEvent } from '../domain/events.js';
+import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 
 export interface ReplayOptions {
@@ -95,11 +97,16 @@ class Pass {
       this.reject(file, line, v.id ?? null, v.issues[0]!.code, describeIssues(label, v.issues), raw());
       return;
     }
+    this.book(v.event, file, line, raw);
+  }
+
+  /** Submits one valid event. */
+  book(event: LedgerEvent, file: string, line: number, raw: () => string): void {
     this.events++;
-    const r = this.ledger.submit(v.event);
+    const r = this.ledger.submit(event);
     if (r.status === 'duplicate') this.duplicates++;
-    else if (r.status === 'rejected') this.reject(file, line, v.event.id, r.code, r.message, raw());
-    else if (this.retain || r.status === 'unbooked') this.sources.set(v.event.id, { file, line });
+    else if (r.status === 'rejected') this.reject(file, line, event.id, r.code, r.message, raw());
+    else if (this.retain || r.status === 'unbooked') this.sources.set(event.id, { file, line });
   }
 }
 
@@ -122,6 +129,11 @@ async function runJsonl(path: string, pass: Pass): Promise<void> {
       const line = batch.first + i;
       pass.lines++;
       if (text.length === 0 || text.trim().length === 0) continue;
+      const trade = decodeTradeLine(text, pass.ledger.instruments);
+      if (trade !== undefined) {
+        pass.book(trade, path, line, () => text);
+        continue;
+      }
       let value: unknown = parseEventLine(text);
       if (value === undefined) {
         try {

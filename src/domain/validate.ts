@@ -16,6 +16,16 @@ export type Validated = { ok: true; event: LedgerEvent } | { ok: false; issues: 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$/;
 const ID_MAX = 256;
 
+/** A valid book, venue or account name. */
+export function isName(v: string): boolean {
+  return NAME_RE.test(v);
+}
+
+/** A valid event id. */
+export function isId(v: string): boolean {
+  return v.length > 0 && v.length <= ID_MAX && v.trim() === v;
+}
+
 /** Allowed fields per type (beyond `type`); `meta` is free-form and never read. */
 const FIELDS: Record<LedgerEvent['type'], readonly string[]> = {
   trade: ['id', 'ts', 'book', 'venue', 'account', 'instrument', 'side', 'qty', 'price', 'fee', 'fees', 'order', 'meta'],
@@ -60,7 +70,7 @@ class Reader {
     const v = this.raw(field, required && def === undefined);
     if (v === undefined) return def;
     if (typeof v !== 'string') return this.fail('WRONG_TYPE', field, 'a string', v);
-    if (!NAME_RE.test(v)) return this.fail('BAD_IDENTIFIER', field, 'a name of 1-128 letters, digits or ._:@/+-', v);
+    if (!isName(v)) return this.fail('BAD_IDENTIFIER', field, 'a name of 1-128 letters, digits or ._:@/+-', v);
     return v;
   }
 
@@ -68,7 +78,7 @@ class Reader {
     const v = this.raw(field, required);
     if (v === undefined) return undefined;
     if (typeof v !== 'string') return this.fail('WRONG_TYPE', field, 'a string', v);
-    if (v.length === 0 || v.length > ID_MAX || v.trim() !== v) {
+    if (!isId(v)) {
       return this.fail('BAD_IDENTIFIER', field, `a non-empty id of at most ${ID_MAX} characters without surrounding spaces`, v);
     }
     return v;
