@@ -8,6 +8,7 @@
  * any order exactly. Either way every input line ends up booked, a duplicate, or rejected.
  */
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { readFile, stat } from 'node:fs/promises';
 import { fromCcxt, isCcxtPayload, type CcxtContext } from '../adapters/ccxt/ccxt.js';
 import { parseEventLine } from '../adapters/file/fastjson.js';
@@ -15,6 +16,9 @@ import { readLineBatches } from '../adapters/file/lines.js';
 import type { BookSettings } from '../domain/book.js';
 import { describeIssues, show, type RejectCode } from '../domain/errors.js';
 import { Ledger, type LedgerConfig } from '../domain/ledger.js';
+import { Dec } from '../domain/decimal.js';
+import { IdHashSet, intersects } from '../domain/idset.js';
+import { restoreBook, restoreMarks, type BookSnapshot, type MarksSnapshot } from '../domain/snapshot.js';
 import { buildReport, stateDocument, unbookedEvents, type Report } from '../domain/report.js';
 import type { LedgerEvent } from '../domain/events.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
@@ -30,8 +34,14 @@ export interface ReplayOptions {
   /** Include each position's lots in the report. */
   readonly lots: boolean;
   /** Called with (bytes read, total bytes) while reading. */
-  readonly onProgress?: (bytes: number, total: number) => void;
+  readonly onProgress?: ((bytes: number, total: number) => void) | undefined;
+  /** Threads to book on (one shard of books each); 1 by default. */
+  readonly threads?: number;
 }
+
+/** Sharding pays for its threads only on large inputs. */
+const SHARDED_MIN_BYTES = 16 << 20;
+const MAX_THREADS = 16;
 
 export interface RejectedEntry {
   readonly file: string;
@@ -60,14 +70,46 @@ export interface ReplayResult {
   readonly digest: string;
 }
 
+const TRADE_PREFIX = '{"type":"trade","id":"';
+
+/** The book of a trade line written in canonical order (`type`, `id`, `ts`, `book` first, no escapes). */
+function prefixBook(text: string): string | undefined {
+  if (!text.startsWith(TRADE_PREFIX) || text.includes('\\')) return undefined;
+  const idEnd = text.indexOf('"', TRADE_PREFIX.length);
+  if (idEnd < 0 || !text.startsWith('","ts":"', idEnd)) return undefined;
+  const tsEnd = text.indexOf('"', idEnd + 8);
+  if (tsEnd < 0 || !text.startsWith('","book":"', tsEnd)) return undefined;
+  const bookEnd = text.indexOf('"', tsEnd + 10);
+  return bookEnd < 0 ? undefined : text.slice(tsEnd + 10, bookEnd);
+}
+
 interface Source {
   readonly file: string;
   readonly line: number;
 }
 
-class Pass {
+/** This pass books only the books of shard `index` of `count` (and every event without a book). */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** The shard a book belongs to: a stable hash of its name. */
+export function shardOf(book: string, count: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < book.length; i++) h = Math.imul(h ^ book.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % count;
+}
+
+const BOOK_EVENTS = new Set(['trade', 'transfer', 'deposit', 'withdrawal', 'funding', 'balance']);
+
+export class Pass {
   readonly ledger: Ledger;
   readonly rejected: RejectedEntry[] = [];
+  /** Ids of this shard's book events: another shard holding one of them means a shared id. */
+  readonly ownIds = new IdHashSet();
+  /** Events without a book are booked by every shard and reported by shard 0 alone. */
+  private quiet = false;
   /** Where each event came from: every event when retaining (rebooks move refusals), else only the refused. */
   readonly sources = new Map<string, Source>();
   lines = 0;
@@ -79,13 +121,68 @@ class Pass {
     readonly opts: ReplayOptions,
     readonly retain: boolean,
     readonly totalBytes: number,
+    readonly shard: Shard | undefined = undefined,
   ) {
     const config: Partial<LedgerConfig> = { reporting: opts.reporting, cashLike: opts.cashLike, defaults: opts.settings, retain, until: opts.until };
     this.ledger = new Ledger(config);
   }
 
   reject(file: string, line: number | null, id: string | null, code: RejectCode, message: string, raw: string): void {
-    this.rejected.push({ file, line, id, code, message, stage: 'validation', raw });
+    if (!this.quiet) this.rejected.push({ file, line, id, code, message, stage: 'validation', raw });
+  }
+
+  /**
+   * Whether this pass handles an event of `book` (undefined: no book, or none readable). Sets
+   * `quiet` for shared events on shards other than 0, so they are counted and reported once.
+   */
+  owns(book: unknown): boolean {
+    if (this.shard === undefined) return true;
+    if (typeof book !== 'string') {
+      this.quiet = this.shard.index !== 0;
+      return true;
+    }
+    this.quiet = false;
+    return shardOf(book, this.shard.count) === this.shard.index;
+  }
+
+  /**
+   * Parses (or declines) and submits one JSONL line. Sharded, a line belongs to the shard of the
+   * book read from its canonical prefix when it has one (decided before any decoding, and alike in
+   * every shard), else to the shard of its parsed book, else to all shards. If a line's real book
+   * differs from its prefix (a repeated key, say), two shards hold that book, and the merge falls
+   * back to one thread: never a lost event.
+   */
+  line(text: string, file: string, line: number): void {
+    let claimed = false;
+    if (this.shard !== undefined) {
+      const early = prefixBook(text);
+      if (early !== undefined) {
+        if (!this.owns(early)) return;
+        claimed = true;
+      }
+    }
+    const trade = decodeTradeLine(text, this.ledger.instruments);
+    if (trade !== undefined) {
+      if (!claimed && !this.owns(trade.book)) return;
+      this.book(trade, file, line, () => text);
+      return;
+    }
+    let value: unknown = parseEventLine(text);
+    if (value === undefined) {
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        if (!claimed) this.owns(undefined);
+        this.reject(file, line, null, 'JSON_SYNTAX', `line ${line}: ${(e as Error).message}`, text);
+        return;
+      }
+    }
+    if (this.shard !== undefined && !claimed) {
+      const o = value as { type?: unknown; book?: unknown } | null;
+      const bookish = typeof o === 'object' && o !== null && typeof o.type === 'string' && BOOK_EVENTS.has(o.type);
+      if (!this.owns(bookish ? o.book : undefined)) return;
+    }
+    this.submit(value, file, line, () => text);
   }
 
   /** Validates and submits one wire value; records any rejection against its source. */
@@ -102,9 +199,12 @@ class Pass {
 
   /** Submits one valid event. */
   book(event: LedgerEvent, file: string, line: number, raw: () => string): void {
-    this.events++;
+    if (!this.quiet) this.events++;
+    if (this.shard !== undefined && !this.quiet && 'book' in event && event.book !== undefined) this.ownIds.add(event.id);
     const r = this.ledger.submit(event);
-    if (r.status === 'duplicate') this.duplicates++;
+    if (r.status === 'duplicate') {
+      if (!this.quiet) this.duplicates++;
+    }
     else if (r.status === 'rejected') this.reject(file, line, event.id, r.code, r.message, raw());
     else if (this.retain || r.status === 'unbooked') this.sources.set(event.id, { file, line });
   }
@@ -120,30 +220,15 @@ async function isJsonArray(path: string): Promise<boolean> {
   return false;
 }
 
-async function runJsonl(path: string, pass: Pass): Promise<void> {
+export async function runJsonl(path: string, pass: Pass): Promise<void> {
   const before = pass.bytes;
   for await (const batch of readLineBatches(path)) {
     const lines = batch.lines;
     for (let i = 0; i < lines.length; i++) {
       const text = lines[i]!;
-      const line = batch.first + i;
       pass.lines++;
       if (text.length === 0 || text.trim().length === 0) continue;
-      const trade = decodeTradeLine(text, pass.ledger.instruments);
-      if (trade !== undefined) {
-        pass.book(trade, path, line, () => text);
-        continue;
-      }
-      let value: unknown = parseEventLine(text);
-      if (value === undefined) {
-        try {
-          value = JSON.parse(text);
-        } catch (e) {
-          pass.reject(path, line, null, 'JSON_SYNTAX', `line ${line}: ${(e as Error).message}`, text);
-          continue;
-        }
-      }
-      pass.submit(value, path, line, () => text);
+      pass.line(text, path, batch.first + i);
     }
     pass.bytes = before + batch.bytes;
     pass.opts.onProgress?.(pass.bytes, pass.totalBytes);
@@ -178,6 +263,67 @@ async function runArray(path: string, pass: Pass): Promise<void> {
   pass.opts.onProgress?.(pass.bytes, pass.totalBytes);
 }
 
+/** What a shard hands back (plain data: it crosses threads). */
+export interface ShardResult {
+  readonly needsReplay: boolean;
+  readonly rejected: RejectedEntry[];
+  readonly sources: [string, Source][];
+  readonly lines: number;
+  readonly events: number;
+  readonly duplicates: number;
+  readonly books: BookSnapshot[];
+  readonly marks: MarksSnapshot;
+  readonly instruments: [symbol: string, venue: string, multiplier: string][];
+  readonly reports: [string, number, string | null, string, string, string, string, string | null, string | null][];
+  readonly ids: { h1: Uint32Array; h2: Uint32Array; count: number };
+}
+
+function runShard(paths: readonly string[], opts: ReplayOptions, shard: Shard, totalBytes: number): Promise<ShardResult> {
+  const { onProgress, ...plain } = opts;
+  const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: { paths, opts: plain, shard, totalBytes } });
+  return new Promise((resolve, reject) => {
+    worker.on('message', (m: { progress?: number; result?: ShardResult }) => {
+      if (m.progress !== undefined) onProgress?.(m.progress, totalBytes);
+      if (m.result !== undefined) resolve(m.result);
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`replay shard ${shard.index} exited with code ${code}`));
+    });
+  });
+}
+
+/**
+ * Books the files on `count` threads, one shard of books each, and merges the shards into one
+ * pass; undefined when the input needs the single-threaded retaining replay instead.
+ */
+async function shardedPass(paths: readonly string[], opts: ReplayOptions, totalBytes: number, count: number): Promise<Pass | undefined> {
+  const shards = Array.from({ length: count }, (_, index) => ({ index, count }));
+  const results = await Promise.all(shards.map((s) => runShard(paths, opts, s, totalBytes)));
+  if (results.some((r) => r.needsReplay)) return undefined;
+  // An id in two shards may be a duplicate (or a conflict) only one thread can judge.
+  const idSets = results.map((r) => IdHashSet.fromTables(r.ids));
+  for (let i = 0; i < idSets.length; i++) for (let j = i + 1; j < idSets.length; j++) if (intersects(idSets[i]!, idSets[j]!)) return undefined;
+  const books = results.flatMap((r) => r.books);
+  if (new Set(books.map((b) => b.book)).size !== books.length) return undefined;
+  const merged = new Pass(opts, false, totalBytes);
+  const ledger = merged.ledger;
+  for (const [symbol, venue, multiplier] of results[0]!.instruments) ledger.instruments.register(symbol, venue === '*' ? undefined : venue, Dec.of(multiplier));
+  restoreMarks(ledger.marks, results[0]!.marks);
+  for (const b of books) ledger.adoptBook(restoreBook(b));
+  for (const r of results) {
+    for (const [id, ts, book, venue, account, asset, total, free, used] of r.reports) {
+      ledger.reports.push({ type: 'balance', id, ts, book: book ?? undefined, venue, account, asset, total: Dec.of(total), free: free === null ? undefined : Dec.of(free), used: used === null ? undefined : Dec.of(used) });
+    }
+    merged.rejected.push(...r.rejected);
+    for (const [id, src] of r.sources) merged.sources.set(id, src);
+    merged.events += r.events;
+    merged.duplicates += r.duplicates;
+  }
+  merged.lines = results[0]!.lines;
+  return merged;
+}
+
 async function runPass(paths: readonly string[], arrays: readonly boolean[], opts: ReplayOptions, retain: boolean, totalBytes: number): Promise<Pass> {
   const pass = new Pass(opts, retain, totalBytes);
   for (let i = 0; i < paths.length; i++) {
@@ -198,9 +344,15 @@ export async function replayFiles(paths: readonly string[], opts: ReplayOptions)
   }
   // A JSON array is read whole anyway: retaining costs nothing more there.
   const retainFirst = arrays.some((a) => a);
-  let pass = await runPass(paths, arrays, opts, retainFirst, totalBytes);
-  const rebooked = pass.ledger.needsReplay;
-  if (rebooked) pass = await runPass(paths, arrays, opts, true, totalBytes);
+  const threads = Math.max(1, Math.min(opts.threads ?? 1, MAX_THREADS));
+  let first: Pass | undefined;
+  if (threads > 1 && !retainFirst && totalBytes >= SHARDED_MIN_BYTES) first = await shardedPass(paths, opts, totalBytes, threads);
+  else first = await runPass(paths, arrays, opts, retainFirst, totalBytes);
+  const rebooked = first === undefined || first.ledger.needsReplay;
+  const pass = rebooked ? await runPass(paths, arrays, opts, true, totalBytes) : first!;
+  // Rejections in input order whatever the threads: files in the order given, then lines.
+  const fileOrder = new Map(paths.map((p, i) => [p, i]));
+  pass.rejected.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || (a.line ?? 0) - (b.line ?? 0));
   const ledger = pass.ledger;
   const booking: RejectedEntry[] = unbookedEvents(ledger).map((u) => {
     const src = pass.sources.get(u.id);

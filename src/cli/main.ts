@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { availableParallelism } from 'node:os';
 import { replayFiles, type ReplayOptions } from '../app/replay.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { parseTimestamp } from '../domain/time.js';
@@ -31,6 +32,16 @@ function parseAsset(text: string): string {
   return text;
 }
 
+function parseThreads(text: string): number {
+  const n = Number.parseInt(text, 10);
+  if (!/^\d+$/.test(text) || n < 1 || n > 16) throw new InvalidArgumentError('expected a whole number of threads from 1 to 16');
+  return n;
+}
+
+function defaultThreads(): number {
+  return Math.min(4, availableParallelism());
+}
+
 function parseAssets(text: string): string[] {
   return text === '' ? [] : text.split(',').map((a) => parseAsset(a.trim()));
 }
@@ -49,6 +60,7 @@ interface ReplayFlags {
   account?: string;
   asOf?: string;
   progress: boolean;
+  threads: number;
 }
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -75,6 +87,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .option('--book <book>', 'ccxt input: the book to book it into')
     .option('--account <account>', 'ccxt input: the account at the venue')
     .option('--as-of <ts>', 'ccxt input: the time of balances that carry none', (t: string) => (parseAt(t), t))
+    .option('--threads <n>', 'threads to book on, one shard of books each (default: the cores available, at most 4)', parseThreads, defaultThreads())
     .option('--no-progress', 'never draw a progress bar')
     .action(async (files: string[], flags: ReplayFlags) => {
       code = await runReplay(files, flags, out, err);
@@ -98,6 +111,7 @@ async function runReplay(files: string[], flags: ReplayFlags, out: NodeJS.Writab
     cashLike: flags.cash,
     until: flags.at,
     lots: flags.lots === true,
+    threads: flags.threads,
     ccxt: {
       ...(flags.venue === undefined ? {} : { venue: flags.venue }),
       ...(flags.book === undefined ? {} : { book: flags.book }),

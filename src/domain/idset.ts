@@ -25,6 +25,41 @@ export class IdHashSet {
     return this.count;
   }
 
+  /** The hash tables, to hand the set to another thread. */
+  tables(): { h1: Uint32Array; h2: Uint32Array; count: number } {
+    return { h1: this.h1, h2: this.h2, count: this.count };
+  }
+
+  static fromTables(t: { h1: Uint32Array; h2: Uint32Array; count: number }): IdHashSet {
+    const s = new IdHashSet();
+    s.h1 = t.h1;
+    s.h2 = t.h2;
+    s.mask = t.h1.length - 1;
+    s.count = t.count;
+    return s;
+  }
+
+  /** True when `f` holds for some hash in the set. */
+  some(f: (a: number, b: number) => boolean): boolean {
+    for (let i = 0; i < this.h1.length; i++) {
+      const a = this.h1[i]!;
+      const b = this.h2[i]!;
+      if ((a !== 0 || b !== 0) && f(a, b)) return true;
+    }
+    return false;
+  }
+
+  hasHash(a: number, b: number): boolean {
+    let i = (a ^ Math.imul(b, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      const x = this.h1[i]!;
+      const y = this.h2[i]!;
+      if (x === 0 && y === 0) return false;
+      if (x === a && y === b) return true;
+      i = (i + 1) & this.mask;
+    }
+  }
+
   /** Adds `id`; returns true when it (or an id with the same hash) was already there. */
   add(id: string): boolean {
     let a = 0x811c9dc5;
@@ -76,4 +111,10 @@ export class IdHashSet {
       if (a !== 0 || b !== 0) this.insert(a, b);
     }
   }
+}
+
+/** True when some hash is in both sets: ids that may be shared (the sharded replay then replays whole). */
+export function intersects(a: IdHashSet, b: IdHashSet): boolean {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  return small.some((x, y) => large.hasHash(x, y));
 }

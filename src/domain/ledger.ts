@@ -279,6 +279,16 @@ export class Ledger {
 
   // ---- reading the state ----
 
+  /**
+   * Takes a book's state as it is (from a snapshot, e.g. booked by another thread): the book is
+   * then read-only here, for reports; it has no timeline to rebook.
+   */
+  adoptBook(state: BookState): void {
+    const l = new BookLine(state.book, state.settings);
+    l.state = state;
+    this.lines.set(state.book, l);
+  }
+
   /** Books with anything booked or refused (a book whose every event was cancelled is gone). */
   bookNames(): string[] {
     const names: string[] = [];

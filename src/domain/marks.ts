@@ -73,7 +73,7 @@ export const END_TS: TsUs = Number.MAX_SAFE_INTEGER;
 
 export class Marks {
   /** Series by asset, then quote (nested: no pair strings to build on the hot path). */
-  private readonly series = new Map<string, Map<string, Series>>();
+  private readonly seriesByAsset = new Map<string, Map<string, Series>>();
 
   constructor(
     readonly reporting: string,
@@ -87,10 +87,10 @@ export class Marks {
   }
 
   add(asset: string, quote: string, ts: TsUs, id: string, price: Dec): void {
-    let byQuote = this.series.get(asset);
+    let byQuote = this.seriesByAsset.get(asset);
     if (byQuote === undefined) {
       byQuote = new Map();
-      this.series.set(asset, byQuote);
+      this.seriesByAsset.set(asset, byQuote);
     }
     let s = byQuote.get(quote);
     if (s === undefined) {
@@ -101,12 +101,12 @@ export class Marks {
   }
 
   remove(asset: string, quote: string, key: Key): boolean {
-    return this.series.get(asset)?.get(quote)?.remove(key) ?? false;
+    return this.seriesByAsset.get(asset)?.get(quote)?.remove(key) ?? false;
   }
 
   /** The mark of `asset` in `quote` at `ts`, as given (no conversion). */
   pair(asset: string, quote: string, ts: TsUs): Dec | undefined {
-    return this.series.get(asset)?.get(quote)?.at(ts)?.price;
+    return this.seriesByAsset.get(asset)?.get(quote)?.at(ts)?.price;
   }
 
   /**
@@ -117,7 +117,7 @@ export class Marks {
   rate(asset: string, ts: TsUs, touched?: Set<string>): Dec | undefined {
     if (this.isCash(asset)) return Dec.ONE;
     touched?.add(asset);
-    const byQuote = this.series.get(asset);
+    const byQuote = this.seriesByAsset.get(asset);
     if (byQuote === undefined) return undefined;
     const direct = byQuote.get(this.reporting)?.at(ts);
     if (direct !== undefined) return direct.price;
@@ -131,7 +131,7 @@ export class Marks {
       if (best === undefined || compareEvents(best.p, p) < 0 || (compareEvents(best.p, p) === 0 && q < best.q)) best = { p, q };
     }
     if (best === undefined) return undefined;
-    const rq = this.isCash(best.q) ? Dec.ONE : this.series.get(best.q)?.get(this.reporting)?.at(ts)?.price;
+    const rq = this.isCash(best.q) ? Dec.ONE : this.seriesByAsset.get(best.q)?.get(this.reporting)?.at(ts)?.price;
     return rq === undefined ? undefined : best.p.price.mul(rq);
   }
 
@@ -145,10 +145,17 @@ export class Marks {
     return this.pair(symbol, quote, ts) ?? this.pair(base, quote, ts) ?? (this.isCash(quote) ? this.rate(base, ts, touched) : undefined);
   }
 
+  /** Every series, sorted by pair: for snapshots. */
+  series(): [string, string, readonly { ts: TsUs; id: string; price: Dec }[]][] {
+    const out: [string, string, readonly Point[]][] = [];
+    for (const [asset, byQuote] of this.seriesByAsset) for (const [quote, s] of byQuote) out.push([asset, quote, s.points]);
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  }
+
   /** Every pair's latest mark, sorted: for reports. */
   latest(): { pair: string; ts: TsUs; price: Dec }[] {
     const out: { pair: string; ts: TsUs; price: Dec }[] = [];
-    for (const [asset, byQuote] of this.series) {
+    for (const [asset, byQuote] of this.seriesByAsset) {
       for (const [quote, s] of byQuote) {
         const p = s.points[s.points.length - 1];
         if (p !== undefined) out.push({ pair: `${asset}/${quote}`, ts: p.ts, price: p.price });

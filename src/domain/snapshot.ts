@@ -1,0 +1,124 @@
+/**
+ * Snapshots: a book's state, and the marks, as plain JSON-ready values (decimals as canonical
+ * strings) and back. Restoring a snapshot gives a state that books and reports exactly as the
+ * original: lots keep their order, cost, unit, acquisition time and sequence.
+ *
+ * Used to hand books between threads (the sharded replay) and, later, to store position and lot
+ * snapshots in PostgreSQL (issue 3).
+ */
+import { BookState, type BookSettings, type Position } from './book.js';
+import { Dec } from './decimal.js';
+import type { BookingCode } from './errors.js';
+import type { TsUs } from './events.js';
+import { newLotBook, type Lot } from './lots.js';
+import type { Marks } from './marks.js';
+
+type LotRow = [qty: string, cost: string, unit: string | null, ts: TsUs, seq: number, rankNum: string | null, rankDen: string | null];
+
+export type PositionSnapshot =
+  | { kind: 'spot'; key: string; asset: string; venue: string | null; realized: string; fees: string; lots: LotRow[] }
+  | {
+      kind: 'derivative';
+      key: string;
+      instrument: string;
+      venue: string;
+      qty: string;
+      entry: string;
+      realized: string;
+      realizedSettle: string;
+      fees: string;
+      funding: string;
+      fundingSettle: string;
+    };
+
+export interface BookSnapshot {
+  book: string;
+  settings: BookSettings;
+  positions: PositionSnapshot[];
+  balances: [venue: string, account: string, asset: string, qty: string][];
+  unbooked: [id: string, code: string, message: string, ts: TsUs][];
+  cashFees: string;
+  lotSeq: number;
+  booked: number;
+}
+
+const d = (text: string): Dec => Dec.of(text);
+
+function lotRow(l: Lot): LotRow {
+  return [l.qty.toString(), l.cost.toString(), l.unit?.toString() ?? null, l.ts, l.seq, l.rank?.num.toString() ?? null, l.rank?.den.toString() ?? null];
+}
+
+function rowLot(r: LotRow): Lot {
+  const [qty, cost, unit, ts, seq, num, den] = r;
+  return { qty: d(qty), cost: d(cost), unit: unit === null ? undefined : d(unit), ts, seq, rank: num === null || den === null ? undefined : { num: d(num), den: d(den) } };
+}
+
+export function snapshotBook(s: BookState): BookSnapshot {
+  const positions: PositionSnapshot[] = [];
+  for (const [key, p] of s.positions) {
+    if (p.kind === 'spot') {
+      positions.push({ kind: 'spot', key, asset: p.asset, venue: p.venue ?? null, realized: p.realized.toString(), fees: p.fees.toString(), lots: p.lots.lots().map(lotRow) });
+    } else {
+      positions.push({
+        kind: 'derivative',
+        key,
+        instrument: p.instrument,
+        venue: p.venue,
+        qty: p.qty.toString(),
+        entry: p.entry.toString(),
+        realized: p.realized.toString(),
+        realizedSettle: p.realizedSettle.toString(),
+        fees: p.fees.toString(),
+        funding: p.funding.toString(),
+        fundingSettle: p.fundingSettle.toString(),
+      });
+    }
+  }
+  const balances: BookSnapshot['balances'] = [];
+  for (const [venue, accounts] of s.balances) for (const [account, assets] of accounts) for (const [asset, cell] of assets) balances.push([venue, account, asset, cell.qty.toString()]);
+  const unbooked: BookSnapshot['unbooked'] = [];
+  for (const [id, u] of s.unbooked) unbooked.push([id, u.code, u.message, u.ts]);
+  return { book: s.book, settings: s.settings, positions, balances, unbooked, cashFees: s.cashFees.toString(), lotSeq: s.lotSeq, booked: s.booked };
+}
+
+export function restoreBook(snap: BookSnapshot): BookState {
+  const s = new BookState(snap.book, snap.settings);
+  for (const p of snap.positions) {
+    let pos: Position;
+    if (p.kind === 'spot') {
+      const lots = newLotBook(snap.settings.method);
+      lots.restore(p.lots.map(rowLot));
+      pos = { kind: 'spot', asset: p.asset, venue: p.venue ?? undefined, lots, realized: d(p.realized), fees: d(p.fees) };
+    } else {
+      pos = {
+        kind: 'derivative',
+        instrument: p.instrument,
+        venue: p.venue,
+        qty: d(p.qty),
+        entry: d(p.entry),
+        realized: d(p.realized),
+        realizedSettle: d(p.realizedSettle),
+        fees: d(p.fees),
+        funding: d(p.funding),
+        fundingSettle: d(p.fundingSettle),
+      };
+    }
+    s.positions.set(p.key, pos);
+  }
+  for (const [venue, account, asset, qty] of snap.balances) s.addBalance(venue, account, asset, d(qty));
+  for (const [id, code, message, ts] of snap.unbooked) s.unbooked.set(id, { code: code as BookingCode, message, ts });
+  s.cashFees = d(snap.cashFees);
+  s.lotSeq = snap.lotSeq;
+  s.booked = snap.booked;
+  return s;
+}
+
+export type MarksSnapshot = [asset: string, quote: string, points: [ts: TsUs, id: string, price: string][]][];
+
+export function snapshotMarks(m: Marks): MarksSnapshot {
+  return m.series().map(([asset, quote, points]) => [asset, quote, points.map((p) => [p.ts, p.id, p.price.toString()] as [TsUs, string, string])]);
+}
+
+export function restoreMarks(m: Marks, snap: MarksSnapshot): void {
+  for (const [asset, quote, points] of snap) for (const [ts, id, price] of points) m.add(asset, quote, ts, id, d(price));
+}
