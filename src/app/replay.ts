@@ -8,7 +8,6 @@
  * any order exactly. Either way every input line ends up booked, a duplicate, or rejected.
  */
 import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { readFile, stat } from 'node:fs/promises';
 import { fromCcxt, isCcxtPayload, type CcxtContext } from '../adapters/ccxt/ccxt.js';
 import { parseEventLine } from '../adapters/file/fastjson.js';
@@ -23,6 +22,7 @@ import { buildReport, stateDocument, unbookedEvents, type Report } from '../doma
 import type { LedgerEvent } from '../domain/events.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
+import { routeFiles } from './router.js';
 
 export interface ReplayOptions {
   readonly settings: BookSettings;
@@ -70,52 +70,30 @@ export interface ReplayResult {
   readonly digest: string;
 }
 
-const TRADE_PREFIX = '{"type":"trade","id":"';
-
-/** The book of a trade line written in canonical order (`type`, `id`, `ts`, `book` first, no escapes). */
-function prefixBook(text: string): string | undefined {
-  if (!text.startsWith(TRADE_PREFIX) || text.includes('\\')) return undefined;
-  const idEnd = text.indexOf('"', TRADE_PREFIX.length);
-  if (idEnd < 0 || !text.startsWith('","ts":"', idEnd)) return undefined;
-  const tsEnd = text.indexOf('"', idEnd + 8);
-  if (tsEnd < 0 || !text.startsWith('","book":"', tsEnd)) return undefined;
-  const bookEnd = text.indexOf('"', tsEnd + 10);
-  return bookEnd < 0 ? undefined : text.slice(tsEnd + 10, bookEnd);
-}
-
 interface Source {
   readonly file: string;
   readonly line: number;
 }
 
-/** This pass books only the books of shard `index` of `count` (and every event without a book). */
+/** One of `count` threads of a sharded replay; the router (router.ts) decides which lines it gets. */
 export interface Shard {
   readonly index: number;
   readonly count: number;
 }
 
-/** The shard a book belongs to: a stable hash of its name. */
-export function shardOf(book: string, count: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < book.length; i++) h = Math.imul(h ^ book.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % count;
-}
-
-const BOOK_EVENTS = new Set(['trade', 'transfer', 'deposit', 'withdrawal', 'funding', 'balance']);
-
 export class Pass {
   readonly ledger: Ledger;
   readonly rejected: RejectedEntry[] = [];
-  /** Ids of this shard's book events: another shard holding one of them means a shared id. */
+  /** Ids of the events this shard books alone: another shard holding one of them means a shared id. */
   readonly ownIds = new IdHashSet();
-  /** Events without a book are booked by every shard and reported by shard 0 alone. */
-  private quiet = false;
   /** Where each event came from: every event when retaining (rebooks move refusals), else only the refused. */
   readonly sources = new Map<string, Source>();
   lines = 0;
   events = 0;
   duplicates = 0;
   bytes = 0;
+  /** Lines every shard books (marks, terms, events whose book the router could not read) count and report on shard 0 alone. */
+  private quiet = false;
 
   constructor(
     readonly opts: ReplayOptions,
@@ -131,39 +109,11 @@ export class Pass {
     if (!this.quiet) this.rejected.push({ file, line, id, code, message, stage: 'validation', raw });
   }
 
-  /**
-   * Whether this pass handles an event of `book` (undefined: no book, or none readable). Sets
-   * `quiet` for shared events on shards other than 0, so they are counted and reported once.
-   */
-  owns(book: unknown): boolean {
-    if (this.shard === undefined) return true;
-    if (typeof book !== 'string') {
-      this.quiet = this.shard.index !== 0;
-      return true;
-    }
-    this.quiet = false;
-    return shardOf(book, this.shard.count) === this.shard.index;
-  }
-
-  /**
-   * Parses (or declines) and submits one JSONL line. Sharded, a line belongs to the shard of the
-   * book read from its canonical prefix when it has one (decided before any decoding, and alike in
-   * every shard), else to the shard of its parsed book, else to all shards. If a line's real book
-   * differs from its prefix (a repeated key, say), two shards hold that book, and the merge falls
-   * back to one thread: never a lost event.
-   */
-  line(text: string, file: string, line: number): void {
-    let claimed = false;
-    if (this.shard !== undefined) {
-      const early = prefixBook(text);
-      if (early !== undefined) {
-        if (!this.owns(early)) return;
-        claimed = true;
-      }
-    }
+  /** Parses (or declines) and submits one JSONL line; `shared` when every shard gets it. */
+  line(text: string, file: string, line: number, shared = false): void {
+    this.quiet = shared && this.shard !== undefined && this.shard.index !== 0;
     const trade = decodeTradeLine(text, this.ledger.instruments);
     if (trade !== undefined) {
-      if (!claimed && !this.owns(trade.book)) return;
       this.book(trade, file, line, () => text);
       return;
     }
@@ -172,15 +122,9 @@ export class Pass {
       try {
         value = JSON.parse(text);
       } catch (e) {
-        if (!claimed) this.owns(undefined);
         this.reject(file, line, null, 'JSON_SYNTAX', `line ${line}: ${(e as Error).message}`, text);
         return;
       }
-    }
-    if (this.shard !== undefined && !claimed) {
-      const o = value as { type?: unknown; book?: unknown } | null;
-      const bookish = typeof o === 'object' && o !== null && typeof o.type === 'string' && BOOK_EVENTS.has(o.type);
-      if (!this.owns(bookish ? o.book : undefined)) return;
     }
     this.submit(value, file, line, () => text);
   }
@@ -200,7 +144,7 @@ export class Pass {
   /** Submits one valid event. */
   book(event: LedgerEvent, file: string, line: number, raw: () => string): void {
     if (!this.quiet) this.events++;
-    if (this.shard !== undefined && !this.quiet && 'book' in event && event.book !== undefined) this.ownIds.add(event.id);
+    if (this.shard !== undefined && !this.quiet) this.ownIds.add(event.id);
     const r = this.ledger.submit(event);
     if (r.status === 'duplicate') {
       if (!this.quiet) this.duplicates++;
@@ -278,29 +222,14 @@ export interface ShardResult {
   readonly ids: { h1: Uint32Array; h2: Uint32Array; count: number };
 }
 
-function runShard(paths: readonly string[], opts: ReplayOptions, shard: Shard, totalBytes: number): Promise<ShardResult> {
-  const { onProgress, ...plain } = opts;
-  const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: { paths, opts: plain, shard, totalBytes } });
-  return new Promise((resolve, reject) => {
-    worker.on('message', (m: { progress?: number; result?: ShardResult }) => {
-      if (m.progress !== undefined) onProgress?.(m.progress, totalBytes);
-      if (m.result !== undefined) resolve(m.result);
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`replay shard ${shard.index} exited with code ${code}`));
-    });
-  });
-}
-
 /**
  * Books the files on `count` threads, one shard of books each, and merges the shards into one
  * pass; undefined when the input needs the single-threaded retaining replay instead.
  */
 async function shardedPass(paths: readonly string[], opts: ReplayOptions, totalBytes: number, count: number): Promise<Pass | undefined> {
-  const shards = Array.from({ length: count }, (_, index) => ({ index, count }));
-  const results = await Promise.all(shards.map((s) => runShard(paths, opts, s, totalBytes)));
-  if (results.some((r) => r.needsReplay)) return undefined;
+  const routed = await routeFiles(paths, opts, totalBytes, count);
+  if (routed.needsReplay) return undefined;
+  const results = routed.results;
   // An id in two shards may be a duplicate (or a conflict) only one thread can judge.
   const idSets = results.map((r) => IdHashSet.fromTables(r.ids));
   for (let i = 0; i < idSets.length; i++) for (let j = i + 1; j < idSets.length; j++) if (intersects(idSets[i]!, idSets[j]!)) return undefined;
@@ -320,7 +249,7 @@ async function shardedPass(paths: readonly string[], opts: ReplayOptions, totalB
     merged.events += r.events;
     merged.duplicates += r.duplicates;
   }
-  merged.lines = results[0]!.lines;
+  merged.lines = routed.lines;
   return merged;
 }
 

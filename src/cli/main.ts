@@ -6,7 +6,6 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { availableParallelism } from 'node:os';
 import { replayFiles, type ReplayOptions } from '../app/replay.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { parseTimestamp } from '../domain/time.js';
@@ -36,10 +35,6 @@ function parseThreads(text: string): number {
   const n = Number.parseInt(text, 10);
   if (!/^\d+$/.test(text) || n < 1 || n > 16) throw new InvalidArgumentError('expected a whole number of threads from 1 to 16');
   return n;
-}
-
-function defaultThreads(): number {
-  return Math.min(4, availableParallelism());
 }
 
 function parseAssets(text: string): string[] {
@@ -87,7 +82,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .option('--book <book>', 'ccxt input: the book to book it into')
     .option('--account <account>', 'ccxt input: the account at the venue')
     .option('--as-of <ts>', 'ccxt input: the time of balances that carry none', (t: string) => (parseAt(t), t))
-    .option('--threads <n>', 'threads to book on, one shard of books each (default: the cores available, at most 4)', parseThreads, defaultThreads())
+    .option('--threads <n>', 'threads to book on, one shard of books each (files of 16 MB or more; default 1: see docs/cli.md)', parseThreads, 1)
     .option('--no-progress', 'never draw a progress bar')
     .action(async (files: string[], flags: ReplayFlags) => {
       code = await runReplay(files, flags, out, err);

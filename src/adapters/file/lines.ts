@@ -17,7 +17,7 @@ export interface LineBatch {
 const CHUNK_BYTES = 1 << 20;
 const NEWLINE = 10;
 
-function splitLines(text: string): string[] {
+export function splitLines(text: string): string[] {
   const out: string[] = [];
   let i = 0;
   for (;;) {
