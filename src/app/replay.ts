@@ -212,7 +212,6 @@ export interface ShardResult {
   readonly needsReplay: boolean;
   readonly rejected: RejectedEntry[];
   readonly sources: [string, Source][];
-  readonly lines: number;
   readonly events: number;
   readonly duplicates: number;
   readonly books: BookSnapshot[];

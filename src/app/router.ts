@@ -6,11 +6,11 @@
  * threads (shard-worker.ts) that decode, validate and book their lines; the main thread merges
  * them (replay.ts). Bounded: at most MAX_BATCHES_IN_FLIGHT batches of BATCH_BYTES per shard.
  */
-import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { readLineChunks } from '../adapters/file/lines.js';
 import { Worker } from 'node:worker_threads';
 import type { ReplayOptions, Shard, ShardResult } from './replay.js';
 
-const CHUNK_BYTES = 1 << 20;
 const BATCH_BYTES = 1 << 20;
 const MAX_BATCHES_IN_FLIGHT = 8;
 const NEWLINE = 10;
@@ -105,7 +105,7 @@ export async function routeFiles(paths: readonly string[], opts: ReplayOptions, 
   const { onProgress, ...plain } = opts;
   const links = Array.from({ length: count }, (_, index) => new ShardLink(plain, { index, count }, totalBytes));
   let lines = 0;
-  let bytes = 0;
+  let bytesBefore = 0;
   let stopped = false;
   try {
     for (const path of paths) {
@@ -116,45 +116,29 @@ export async function routeFiles(paths: readonly string[], opts: ReplayOptions, 
         batches[i] = new Batch();
         await links[i]!.send(path, b);
       };
-      let carry: Buffer | undefined;
       let lineNo = 0;
-      let first = true;
-      for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
-        const got = chunk as Buffer;
-        bytes += got.length;
-        let buf = carry === undefined ? got : Buffer.concat([carry, got]);
-        if (first) {
-          first = false;
-          if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
-        }
+      for await (const { buf, bytes: read } of readLineChunks(path)) {
         let start = 0;
-        for (;;) {
+        while (start < buf.length) {
           const nl = buf.indexOf(NEWLINE, start);
-          if (nl < 0) break;
+          const end = nl < 0 ? buf.length : nl;
           lineNo++;
           lines++;
-          if (nl > start && !(nl === start + 1 && buf[start] === 13)) {
-            const shard = routeOf(buf, start, nl, count);
-            if (shard >= 0) batches[shard]!.add(buf, start, nl, lineNo);
-            else for (const b of batches) b.add(buf, start, nl, -lineNo);
+          if (end > start && !(end === start + 1 && buf[start] === 13)) {
+            const shard = routeOf(buf, start, end, count);
+            if (shard >= 0) batches[shard]!.add(buf, start, end, lineNo);
+            else for (const b of batches) b.add(buf, start, end, -lineNo);
           }
-          start = nl + 1;
+          start = end + 1;
         }
-        carry = start < buf.length ? buf.subarray(start) : undefined;
         for (let i = 0; i < count; i++) if (batches[i]!.used >= BATCH_BYTES) await flush(i);
-        onProgress?.(bytes, totalBytes);
+        onProgress?.(bytesBefore + read, totalBytes);
         if (links.some((l) => l.needsReplay)) {
           stopped = true;
           break;
         }
       }
-      if (!stopped && carry !== undefined && carry.length > 0) {
-        lineNo++;
-        lines++;
-        const shard = routeOf(carry, 0, carry.length, count);
-        if (shard >= 0) batches[shard]!.add(carry, 0, carry.length, lineNo);
-        else for (const b of batches) b.add(carry, 0, carry.length, -lineNo);
-      }
+      bytesBefore += (await stat(path)).size;
       for (let i = 0; i < count; i++) await flush(i);
       batches = [];
       if (stopped) break;

@@ -6,7 +6,7 @@
  * thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { splitLines } from '../adapters/file/lines.js';
+import { decode, splitLines } from '../adapters/file/lines.js';
 import { snapshotBook, snapshotMarks } from '../domain/snapshot.js';
 import { Pass, type ReplayOptions, type Shard, type ShardResult } from './replay.js';
 
@@ -29,11 +29,13 @@ let told = false;
 port.on('message', (m: Message) => {
   if (m.batch !== undefined) {
     const { file, buf, lines } = m.batch;
-    const texts = splitLines(Buffer.from(buf).toString('utf8'));
+    const texts = splitLines(decode(Buffer.from(buf)));
     for (let i = 0; i < texts.length; i++) {
       if (pass.ledger.needsReplay) break;
       const n = lines[i]!;
-      pass.line(texts[i]!, file, n < 0 ? -n : n, n < 0);
+      const text = texts[i]!;
+      if (text.trim().length === 0) continue; // blank lines are skipped, as in the single-threaded pass
+      pass.line(text, file, n < 0 ? -n : n, n < 0);
     }
     port.postMessage({ ack: 1 });
     if (pass.ledger.needsReplay && !told) {
@@ -48,7 +50,6 @@ port.on('message', (m: Message) => {
       needsReplay: ledger.needsReplay,
       rejected: pass.rejected,
       sources: [...pass.sources.entries()],
-      lines: 0,
       events: pass.events,
       duplicates: pass.duplicates,
       books: ledger.needsReplay ? [] : ledger.bookNames().map((b) => snapshotBook(ledger.bookState(b)!)),

@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import cliProgress from 'cli-progress';
 import { replayFiles, type ReplayOptions } from '../app/replay.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
-import { parseTimestamp } from '../domain/time.js';
+import { formatTimestamp, parseTimestamp } from '../domain/time.js';
 import { ASSET_RE } from '../domain/instrument.js';
 import { renderReport } from './format.js';
 
@@ -81,7 +81,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .option('--venue <venue>', 'ccxt input: the venue it came from')
     .option('--book <book>', 'ccxt input: the book to book it into')
     .option('--account <account>', 'ccxt input: the account at the venue')
-    .option('--as-of <ts>', 'ccxt input: the time of balances that carry none', (t: string) => (parseAt(t), t))
+    .option('--as-of <ts>', 'ccxt input: the time of balances that carry none', (t: string) => formatTimestamp(parseAt(t)))
     .option('--threads <n>', 'threads to book on, one shard of books each (files of 16 MB or more; default 1: see docs/cli.md)', parseThreads, 1)
     .option('--no-progress', 'never draw a progress bar')
     .action(async (files: string[], flags: ReplayFlags) => {

@@ -180,6 +180,11 @@ export class BookState {
     return cell;
   }
 
+  /** The route of a spot fill already seen at (venue, account), if any. */
+  cachedRoute(venue: string, account: string, symbol: string): SpotRoute | undefined {
+    return this.routes.get(venue)?.get(account)?.get(symbol);
+  }
+
   /** What a spot fill of `inst` at (venue, account) touches, resolved once per book state. */
   spotRoute(venue: string, account: string, inst: SpotInstrument, marks: Marks): SpotRoute {
     let accounts = this.routes.get(venue);
@@ -339,14 +344,18 @@ function isOutcome(x: FeeSplit | Refusal): x is Refusal {
 }
 
 function bookTrade(s: BookState, e: TradeEvent, ctx: BookingContext, rates: Rates): Outcome {
+  // A spot pair always resolves the same way: once routed, no registry lookup.
+  const cached = s.cachedRoute(e.venue, e.account, e.instrument);
+  if (cached !== undefined) return bookSpotTrade(s, e, cached, ctx, rates);
   const found = ctx.instruments.lookup(e.instrument, e.venue);
   if (!found.ok) return { code: 'UNKNOWN_INSTRUMENT', message: `instrument ${e.instrument}: ${found.reason}` };
-  return found.instrument.kind === 'spot' ? bookSpotTrade(s, e, found.instrument, ctx, rates) : bookDerivativeTrade(s, e, found.instrument, ctx, rates);
+  if (found.instrument.kind !== 'spot') return bookDerivativeTrade(s, e, found.instrument, ctx, rates);
+  return bookSpotTrade(s, e, s.spotRoute(e.venue, e.account, found.instrument, ctx.marks), ctx, rates);
 }
 
-function bookSpotTrade(s: BookState, e: TradeEvent, inst: SpotInstrument, ctx: BookingContext, rates: Rates): Outcome {
+function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: BookingContext, rates: Rates): Outcome {
   const marks = ctx.marks;
-  const route = s.spotRoute(e.venue, e.account, inst, marks);
+  const inst = route.inst;
   const rQ = route.quoteIsCash ? Dec.ONE : rates.rate(inst.quote);
   if (rQ === undefined) return rates.missing(inst.quote);
   const u = e.price.mul(rQ);

@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Dec, pow10 } from './decimal.js';
+import { Dec, pow10, readDecimal } from './decimal.js';
 
 const RUNS = { numRuns: 400 };
 
@@ -320,6 +320,32 @@ describe('rounding', () => {
         expect(q.add(rest).eq(a)).toBe(true);
       }),
       RUNS,
+    );
+  });
+});
+
+describe('readDecimal against a regex reference', () => {
+  const reference = (text: string): string | undefined => {
+    const m = /^(-)?(\d+)(?:\.(\d+))?$/.exec(text);
+    if (m === null) return undefined;
+    const int = m[2]!.replace(/^0+(?=\d)/, '');
+    const frac = (m[3] ?? '').replace(/0+$/, '');
+    if (int.length > 30 || frac.length > 18) return 'too many';
+    const value = `${m[1] ?? ''}${int}${frac === '' ? '' : `.${frac}`}`;
+    return /^-0$/.test(value) ? '0' : value;
+  };
+  it('accepts exactly the plain decimals, with the same value', () => {
+    const alphabet = fc.constantFrom('0', '1', '5', '9', '.', '-', '+', 'e', ' ', '0', '0');
+    fc.assert(
+      fc.property(fc.array(alphabet, { minLength: 1, maxLength: 40 }), (cs) => {
+        const text = cs.join('');
+        const got = readDecimal(text);
+        const want = reference(text);
+        if (want === undefined) expect(got instanceof Dec).toBe(false);
+        else if (want === 'too many') expect(got).toMatchObject({ code: 'NUMBER_TOO_MANY_DIGITS' });
+        else expect(got instanceof Dec ? got.toString() : got).toBe(want);
+      }),
+      { numRuns: 5000 },
     );
   });
 });

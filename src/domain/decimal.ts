@@ -242,20 +242,38 @@ const TOO_MANY_DIGITS: DecimalProblem = {
   expected: `at most ${MAX_INTEGER_DIGITS} integer and ${MAX_FRACTION_DIGITS} fractional digits`,
 };
 
-/** Parses input text within the digit limits, or says why it cannot (one regex pass: the hot path). */
+/**
+ * Parses input text within the digit limits, or says why it cannot. One hand-written scan (this
+ * is the hot path of every event): optional `-`, digits, optional `.` and digits.
+ */
 export function readDecimal(text: string): Dec | DecimalProblem {
-  const m = DECIMAL_RE.exec(text);
-  if (m === null) return syntaxProblem(text);
-  const int = m[2]!;
-  let frac = m[3] ?? '';
-  let end = frac.length;
-  while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
-  if (end !== frac.length) frac = frac.slice(0, end);
-  let lead = 0;
-  while (lead < int.length - 1 && int.charCodeAt(lead) === 48) lead++;
-  if (int.length - lead > MAX_INTEGER_DIGITS || frac.length > MAX_FRACTION_DIGITS) return TOO_MANY_DIGITS;
-  const u = BigInt(int + frac);
-  return new Dec(m[1] === '-' ? -u : u, frac.length);
+  const n = text.length;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0;
+  const intStart = i;
+  while (i < n && isDigit(text.charCodeAt(i))) i++;
+  const intEnd = i;
+  if (intEnd === intStart) return syntaxProblem(text);
+  let fracEnd = intEnd;
+  if (i < n) {
+    if (text.charCodeAt(i) !== 46) return syntaxProblem(text);
+    i++;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    if (i !== n || i === intEnd + 1) return syntaxProblem(text);
+    fracEnd = n;
+    // Trailing fractional zeros carry no value: dropping them keeps scales (and products) small.
+    while (fracEnd > intEnd + 1 && text.charCodeAt(fracEnd - 1) === 48) fracEnd--;
+  }
+  let lead = intStart;
+  while (lead < intEnd - 1 && text.charCodeAt(lead) === 48) lead++;
+  const scale = fracEnd > intEnd ? fracEnd - intEnd - 1 : 0;
+  if (intEnd - lead > MAX_INTEGER_DIGITS || scale > MAX_FRACTION_DIGITS) return TOO_MANY_DIGITS;
+  const digits = scale === 0 ? text.slice(intStart, intEnd) : text.slice(intStart, intEnd) + text.slice(intEnd + 1, fracEnd);
+  const u = BigInt(digits);
+  return new Dec(intStart === 1 ? -u : u, scale);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 function syntaxProblem(text: string): DecimalProblem {

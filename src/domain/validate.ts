@@ -74,6 +74,11 @@ class Reader {
     return v;
   }
 
+  /** The fields that place a book event: id, ts, book, venue, account (default `default`), in that order. */
+  located(): { id: string | undefined; ts: TsUs | undefined; book: string | undefined; venue: string | undefined; account: string | undefined } {
+    return { id: this.id('id', true), ts: this.ts('ts', true), book: this.name('book', true), venue: this.name('venue', true), account: this.name('account', false, 'default') };
+  }
+
   id(field: string, required: boolean): string | undefined {
     const v = this.raw(field, required);
     if (v === undefined) return undefined;
@@ -205,11 +210,7 @@ export function validateEvent(value: unknown, instruments: InstrumentRegistry): 
 function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: InstrumentRegistry): LedgerEvent | undefined {
   switch (type) {
     case 'trade': {
-      const id = r.id('id', true);
-      const ts = r.ts('ts', true);
-      const book = r.name('book', true);
-      const venue = r.name('venue', true);
-      const account = r.name('account', false, 'default');
+      const { id, ts, book, venue, account } = r.located();
       const instrument = readInstrument(r, o, venue, instruments);
       const side = r.side('side', true);
       const qty = r.positive('qty', true, 'QUANTITY_NOT_POSITIVE');
@@ -253,11 +254,7 @@ function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: I
       return { type, id: id!, ts: ts!, book: book!, asset: asset!, qty: qty!, from: from!, to: to!, fromAccount: fromAccount!, toAccount: toAccount!, fee };
     }
     case 'deposit': {
-      const id = r.id('id', true);
-      const ts = r.ts('ts', true);
-      const book = r.name('book', true);
-      const venue = r.name('venue', true);
-      const account = r.name('account', false, 'default');
+      const { id, ts, book, venue, account } = r.located();
       const asset = r.asset('asset', true);
       const qty = r.positive('qty', true, 'QUANTITY_NOT_POSITIVE');
       const cost = r.nonNegative('cost', false);
@@ -265,11 +262,7 @@ function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: I
       return { type, id: id!, ts: ts!, book: book!, venue: venue!, account: account!, asset: asset!, qty: qty!, cost };
     }
     case 'withdrawal': {
-      const id = r.id('id', true);
-      const ts = r.ts('ts', true);
-      const book = r.name('book', true);
-      const venue = r.name('venue', true);
-      const account = r.name('account', false, 'default');
+      const { id, ts, book, venue, account } = r.located();
       const asset = r.asset('asset', true);
       const qty = r.positive('qty', true, 'QUANTITY_NOT_POSITIVE');
       const cost = r.nonNegative('cost', false);
@@ -278,11 +271,7 @@ function readByType(type: LedgerEvent['type'], r: Reader, o: Obj, instruments: I
       return { type, id: id!, ts: ts!, book: book!, venue: venue!, account: account!, asset: asset!, qty: qty!, cost, fee };
     }
     case 'funding': {
-      const id = r.id('id', true);
-      const ts = r.ts('ts', true);
-      const book = r.name('book', true);
-      const venue = r.name('venue', true);
-      const account = r.name('account', false, 'default');
+      const { id, ts, book, venue, account } = r.located();
       const instrument = readInstrument(r, o, venue, instruments);
       const amount = r.decimal('amount', false);
       const rate = r.decimal('rate', false);

@@ -2,7 +2,7 @@
  * Every worked example of DOMAIN.md, as given/when/then: the figures are the document's own.
  */
 import { describe, expect, it } from 'vitest';
-import { mark, position, reportOf, trade } from '../support/ledger.js';
+import { mark, nextTs, position, reportOf, trade } from '../support/ledger.js';
 import type { CostMethod } from '../../src/domain/lots.js';
 
 describe('DOMAIN.md §3 worked example: buy 1@100, 2@120, 1@90, sell 1.5@130, 1@80, mark 110', () => {
@@ -174,5 +174,53 @@ describe('venue pooling (pool: venue)', () => {
     expect(kraken.qty).toBe('-0.5');
     expect(kraken.realizedPnl).toBe('5');
     expect(kraken.costBasis).toBe('-55');
+  });
+});
+
+describe('DOMAIN.md §2 legs: crypto-to-crypto and fees in a third asset', () => {
+  it('buying ETH with BTC disposes of BTC at its mark, realizing PnL on the BTC lots', () => {
+    const r = reportOf([
+      mark('BTC', '40000'),
+      trade('buy', '1', '30000'), // 1 BTC at 30000 USD
+      mark('BNB', '300'),
+      { type: 'deposit', id: 'bnb', ts: nextTs(), book: 'b1', venue: 'binance', asset: 'BNB', qty: '1', cost: '250' },
+      trade('buy', '2', '0.05', { instrument: 'ETH/BTC', fee: { asset: 'BNB', amount: '0.01' } }),
+    ]);
+    const eth = position(r, 'ETH');
+    const btc = position(r, 'BTC');
+    const bnb = position(r, 'BNB');
+    // ETH: 2 at 0.05 BTC × 40000 = 2000 USD each; the BNB fee (0.01 × 300 = 3 USD) is ETH's.
+    expect(eth.qty).toBe('2');
+    expect(eth.costBasis).toBe('4000');
+    expect(eth.fees).toBe('3');
+    // BTC: 0.1 BTC left at 30000 (FIFO), worth 4000 when disposed: +1000 realized.
+    expect(btc.qty).toBe('0.9');
+    expect(btc.realizedPnl).toBe('1000');
+    expect(btc.costBasis).toBe('27000');
+    // BNB: 0.01 disposed at 3 USD against a cost of 2.5: +0.5 realized.
+    expect(bnb.qty).toBe('0.99');
+    expect(bnb.realizedPnl).toBe('0.5');
+  });
+
+  it('a fee in the base is withheld from what is received and kept out of cost (separate)', () => {
+    const r = reportOf([trade('buy', '0.1', '100', { instrument: 'LTC/USD', fee: { asset: 'LTC', amount: '0.0001' } })]);
+    const ltc = position(r, 'LTC');
+    expect(ltc.qty).toBe('0.0999');
+    expect(ltc.costBasis).toBe('9.99');
+    expect(ltc.fees).toBe('0.01');
+  });
+});
+
+describe('DOMAIN.md §5 inverse contracts', () => {
+  it('long 100 contracts of 1 USD at 40000, sold at 50000: 0.0005 BTC, worth 25 USD at the exit', () => {
+    const inv = (side: 'buy' | 'sell', qty: string, price: string) => trade(side, qty, price, { instrument: 'BTC/USD:BTC' });
+    const r = reportOf([{ type: 'instrument', symbol: 'BTC/USD:BTC', multiplier: '1' }, inv('buy', '100', '40000'), inv('sell', '100', '50000')]);
+    const p = position(r, 'BTC/USD:BTC');
+    expect(p.qty).toBe('0');
+    expect(p.realizedPnl).toBe('25');
+    // The PnL is paid in BTC: the book now holds 0.0005 BTC, acquired at the exit price.
+    const btc = position(r, 'BTC');
+    expect(btc.qty).toBe('0.0005');
+    expect(btc.costBasis).toBe('25');
   });
 });

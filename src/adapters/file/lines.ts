@@ -4,6 +4,7 @@
  * split), the remainder carried as bytes. Lines keep their 1-based numbers (for error messages);
  * `\r\n` endings and a leading byte-order mark are accepted.
  */
+import { isAscii } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 
 export interface LineBatch {
@@ -30,9 +31,12 @@ export function splitLines(text: string): string[] {
   return out;
 }
 
-export async function* readLineBatches(path: string): AsyncGenerator<LineBatch> {
+/**
+ * The file as byte chunks of whole lines: each chunk ends just after a newline, except the last
+ * when the file does not end with one. A leading byte-order mark is dropped.
+ */
+export async function* readLineChunks(path: string): AsyncGenerator<{ buf: Buffer; bytes: number }> {
   let carry: Buffer | undefined;
-  let lineNo = 1;
   let bytes = 0;
   let first = true;
   for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
@@ -49,10 +53,24 @@ export async function* readLineBatches(path: string): AsyncGenerator<LineBatch> 
       continue;
     }
     carry = last + 1 < buf.length ? buf.subarray(last + 1) : undefined;
-    // The text up to the last newline, plus the newline so that splitLines yields every line.
-    const lines = splitLines(buf.toString('utf8', 0, last + 1));
+    yield { buf: buf.subarray(0, last + 1), bytes };
+  }
+  if (carry !== undefined && carry.length > 0) yield { buf: carry, bytes };
+}
+
+/**
+ * UTF-8 text of a chunk. Pure ASCII (nearly every event log) decodes as ASCII, which here is about
+ * twenty times faster than the UTF-8 decoder and gives the same string.
+ */
+export function decode(buf: Buffer): string {
+  return isAscii(buf) ? buf.toString('ascii') : buf.toString('utf8');
+}
+
+export async function* readLineBatches(path: string): AsyncGenerator<LineBatch> {
+  let lineNo = 1;
+  for await (const { buf, bytes } of readLineChunks(path)) {
+    const lines = splitLines(decode(buf));
     yield { first: lineNo, lines, bytes };
     lineNo += lines.length;
   }
-  if (carry !== undefined && carry.length > 0) yield { first: lineNo, lines: splitLines(carry.toString('utf8')), bytes };
 }
