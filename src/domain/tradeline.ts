@@ -15,8 +15,16 @@ import { parseTimestamp } from './time.js';
 import { isId, isName } from './validate.js';
 
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\\\u0000-\u001f]/;
+const CONTROL = /[\u0000-\u001f]/;
 const PREFIX = '{"type":"trade","id":"';
+const K_TS = ',"ts":"';
+const K_BOOK = ',"book":"';
+const K_VENUE = ',"venue":"';
+const K_ACCOUNT = ',"account":"';
+const K_INSTRUMENT = ',"instrument":"';
+const K_SIDE = ',"side":"';
+const K_QTY = ',"qty":"';
+const K_PRICE = ',"price":"';
 
 /** Reads `"key":"value"` pieces in a fixed order from a line; any surprise ends the fast path. */
 class Cursor {
@@ -37,14 +45,10 @@ class Cursor {
     return v;
   }
 
-  /** Consumes `,"key":"` when it comes next. */
-  key(key: string): boolean {
-    const t = this.t;
-    const i = this.i;
-    if (t.charCodeAt(i) !== 44 || t.charCodeAt(i + 1) !== 34 || !t.startsWith(key, i + 2)) return false;
-    const j = i + 2 + key.length;
-    if (t.charCodeAt(j) !== 34 || t.charCodeAt(j + 1) !== 58 || t.charCodeAt(j + 2) !== 34) return false;
-    this.i = j + 3;
+  /** Consumes a token such as `,"ts":"` when it comes next. */
+  key(token: string): boolean {
+    if (!this.t.startsWith(token, this.i)) return false;
+    this.i += token.length;
     return true;
   }
 
@@ -67,30 +71,32 @@ function name(text: string | undefined): string | undefined {
 
 /** A canonical trade line as its event, or undefined to take the general path. */
 export function decodeTradeLine(text: string, instruments: InstrumentRegistry): TradeEvent | undefined {
-  if (!text.startsWith(PREFIX) || UNSAFE.test(text)) return undefined;
+  // No escapes (a value then ends at the next quote), and no control characters in the one free
+  // text field, the id: every other field is checked against a strict pattern.
+  if (!text.startsWith(PREFIX) || text.includes('\\')) return undefined;
   const c = new Cursor(text, PREFIX.length);
   const id = c.value();
-  if (id === undefined || !isId(id) || !c.key('ts')) return undefined;
+  if (id === undefined || !isId(id) || CONTROL.test(id) || !c.key(K_TS)) return undefined;
   const tsText = c.value();
   const ts = tsText === undefined ? undefined : parseTimestamp(tsText);
-  if (ts === undefined || !c.key('book')) return undefined;
+  if (ts === undefined || !c.key(K_BOOK)) return undefined;
   const book = name(c.value());
-  if (book === undefined || !c.key('venue')) return undefined;
+  if (book === undefined || !c.key(K_VENUE)) return undefined;
   const venue = name(c.value());
   if (venue === undefined) return undefined;
   let account = 'default';
-  if (c.key('account')) {
+  if (c.key(K_ACCOUNT)) {
     const a = name(c.value());
     if (a === undefined) return undefined;
     account = a;
   }
-  if (!c.key('instrument')) return undefined;
+  if (!c.key(K_INSTRUMENT)) return undefined;
   const instrument = c.value();
-  if (instrument === undefined || !instruments.lookup(instrument, venue).ok || !c.key('side')) return undefined;
+  if (instrument === undefined || !instruments.lookup(instrument, venue).ok || !c.key(K_SIDE)) return undefined;
   const side = c.value();
-  if ((side !== 'buy' && side !== 'sell') || !c.key('qty')) return undefined;
+  if ((side !== 'buy' && side !== 'sell') || !c.key(K_QTY)) return undefined;
   const qty = positive(c.value());
-  if (qty === undefined || !c.key('price')) return undefined;
+  if (qty === undefined || !c.key(K_PRICE)) return undefined;
   const price = positive(c.value());
   if (price === undefined) return undefined;
   let fees: Fee[] = [];
