@@ -64,6 +64,8 @@ export interface BalanceCell {
 /** The positions and balances a spot fill touches (base and quote positions undefined when cash). */
 export interface SpotRoute {
   readonly inst: SpotInstrument;
+  /** The quote's direct marks in R, once they exist (a cache; see quoteRate). */
+  quoteSeries: ReturnType<Marks['directSeries']>;
   readonly base: SpotPosition | undefined;
   readonly quote: SpotPosition | undefined;
   readonly quoteIsCash: boolean;
@@ -201,6 +203,7 @@ export class BookState {
     if (r === undefined) {
       r = {
         inst,
+        quoteSeries: undefined,
         base: marks.isCash(inst.base) ? undefined : this.spot(inst.base, venue),
         quote: marks.isCash(inst.quote) ? undefined : this.spot(inst.quote, venue),
         quoteIsCash: marks.isCash(inst.quote),
@@ -236,6 +239,11 @@ class Rates {
 
   rate(asset: string): Dec | undefined {
     return this.ctx.marks.rate(asset, this.ts, this.consulted);
+  }
+
+  /** Records that the booking read `asset`'s rate (a late mark of it must rebook). */
+  touch(asset: string): void {
+    this.consulted.add(asset);
   }
 
   /** A derivative's own mark in its quote (see Marks.instrumentMark). */
@@ -356,7 +364,7 @@ function bookTrade(s: BookState, e: TradeEvent, ctx: BookingContext, rates: Rate
 function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: BookingContext, rates: Rates): Outcome {
   const marks = ctx.marks;
   const inst = route.inst;
-  const rQ = route.quoteIsCash ? Dec.ONE : rates.rate(inst.quote);
+  const rQ = route.quoteIsCash ? Dec.ONE : quoteRate(route, marks, rates);
   if (rQ === undefined) return rates.missing(inst.quote);
   const u = e.price.mul(rQ);
   const d = e.side === 'buy' ? e.qty : e.qty.neg();
@@ -397,6 +405,19 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
   route.baseBalance.qty = route.baseBalance.qty.add(baseDelta);
   route.quoteBalance.qty = route.quoteBalance.qty.add(quoteDelta);
   return undefined;
+}
+
+/**
+ * r(QUOTE) for a fill on a route: straight from the quote's direct series when it has a mark by
+ * then (what Marks.rate would answer first), else the full lookup. Either way the book records
+ * that it read the quote's rate.
+ */
+function quoteRate(route: SpotRoute, marks: Marks, rates: Rates): Dec | undefined {
+  route.quoteSeries ??= marks.directSeries(route.inst.quote);
+  const p = route.quoteSeries?.at(rates.ts);
+  if (p === undefined) return rates.rate(route.inst.quote);
+  rates.touch(route.inst.quote);
+  return p.price;
 }
 
 const NO_FEES: FeeSplit = { own: Dec.ZERO, quote: Dec.ZERO, value: Dec.ZERO, other: [] };

@@ -152,6 +152,7 @@ export class Ledger {
 
   /** The event as corrected: undefined when cancelled, else with its amends applied in (ts, id) order. */
   private effective(e: BookEvent): BookEvent | undefined {
+    if (this.cancels.size === 0 && this.amends.size === 0) return e; // the common case: no corrections
     if (this.isCancelled(e.id)) return undefined;
     const amends = this.amends.get(e.id);
     if (amends === undefined || e.type !== 'trade') return e;

@@ -104,6 +104,14 @@ export class Marks {
     return this.seriesByAsset.get(asset)?.get(quote)?.remove(key) ?? false;
   }
 
+  /**
+   * The series of `asset`'s direct marks in R, for callers that read it often (a route): its
+   * `at(ts)`, when defined, is r(asset) at ts. Undefined until a first such mark arrives.
+   */
+  directSeries(asset: string): { at(ts: TsUs): { readonly price: Dec } | undefined } | undefined {
+    return this.seriesByAsset.get(asset)?.get(this.reporting);
+  }
+
   /** The mark of `asset` in `quote` at `ts`, as given (no conversion). */
   pair(asset: string, quote: string, ts: TsUs): Dec | undefined {
     return this.seriesByAsset.get(asset)?.get(quote)?.at(ts)?.price;
