@@ -2,8 +2,9 @@
  * One book's state and how each event changes it (DOMAIN.md §1-§5): positions with their lots,
  * balances per (venue, account, asset), and the events the book could not book, with why.
  *
- * Booking an event is atomic: every rate it needs is looked up before anything changes, so a
- * rejected event leaves no trace but its rejection. Which marks a book consulted is recorded so
+ * Booking an event is atomic: every rate it needs is looked up before any figure changes, so a
+ * rejected event leaves no trace but its rejection (at most an empty position or balance cell,
+ * which no report shows). Which marks a book consulted is recorded so
  * that a late mark rebooks only the books it can change.
  */
 import { Dec, DIVISION_SCALE } from './decimal.js';
