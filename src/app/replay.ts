@@ -154,14 +154,36 @@ export class Pass {
   }
 }
 
-async function isJsonArray(path: string): Promise<boolean> {
+/**
+ * Whether a file is one JSON document (an array of events or ccxt structures, or one pretty-printed
+ * ccxt object such as fetchBalance's) rather than JSON Lines: it starts with `[`, or its first
+ * line is not JSON on its own while the whole file is.
+ */
+async function isJsonDocument(path: string): Promise<boolean> {
   for await (const batch of readLineBatches(path)) {
     for (const l of batch.lines) {
-      const t = l.replace(/^\uFEFF/, '').trimStart();
-      if (t.length > 0) return t[0] === '[';
+      const t = l.trim();
+      if (t.length === 0) continue;
+      if (t[0] === '[') return true;
+      if (t[0] !== '{' || parseEventLine(t) !== undefined || parsesAsJson(t)) return false;
+      return parsesAsJson(stripBom((await readFile(path)).toString('utf8')));
     }
   }
   return false;
+}
+
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch (e) {
+    if (e instanceof SyntaxError) return false;
+    throw e;
+  }
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 export async function runJsonl(path: string, pass: Pass): Promise<void> {
@@ -182,8 +204,7 @@ export async function runJsonl(path: string, pass: Pass): Promise<void> {
 
 async function runArray(path: string, pass: Pass): Promise<void> {
   const buf = await readFile(path);
-  const file = buf.toString('utf8');
-  const text = file.charCodeAt(0) === 0xfeff ? file.slice(1) : file;
+  const text = stripBom(buf.toString('utf8'));
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -268,7 +289,7 @@ export async function replayFiles(paths: readonly string[], opts: ReplayOptions)
   const arrays: boolean[] = [];
   for (const p of paths) {
     totalBytes += (await stat(p)).size;
-    arrays.push(await isJsonArray(p));
+    arrays.push(await isJsonDocument(p));
   }
   // A JSON array is read whole anyway: retaining costs nothing more there.
   const retainFirst = arrays.some((a) => a);
