@@ -239,7 +239,7 @@ export interface ShardResult {
   readonly marks: MarksSnapshot;
   readonly instruments: [symbol: string, venue: string, multiplier: string][];
   readonly reports: [string, number, string | null, string, string, string, string, string | null, string | null][];
-  readonly ids: { h1: Uint32Array; h2: Uint32Array; count: number };
+  readonly ids: { slots: Uint32Array; count: number };
 }
 
 /**

@@ -58,6 +58,6 @@ port.on('message', (m: Message) => {
       reports: ledger.reports.map((r) => [r.id, r.ts, r.book ?? null, r.venue, r.account, r.asset, r.total.toString(), r.free?.toString() ?? null, r.used?.toString() ?? null]),
       ids,
     };
-    port.postMessage({ result }, [ids.h1.buffer as ArrayBuffer, ids.h2.buffer as ArrayBuffer]);
+    port.postMessage({ result }, [ids.slots.buffer as ArrayBuffer]);
   }
 });
