@@ -374,7 +374,7 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
   let fees: FeeSplit;
   if (e.fees.length === 0) fees = NO_FEES;
   else if (fee !== undefined && fee.asset === inst.quote && inst.quote !== inst.base) {
-    fees = { own: Dec.ZERO, quote: fee.amount, value: fee.amount.mul(rQ), other: [] };
+    fees = { own: Dec.ZERO, quote: fee.amount, value: fee.amount.mul(rQ), other: NO_OTHER_FEES };
   } else {
     const split = splitFees(e, inst.base, u, inst.quote, rQ, rates);
     if (isOutcome(split)) return split;
@@ -382,12 +382,12 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
   }
   // Everything is valued: from here on the booking cannot fail.
   const baseDelta = fees.own.isZero() ? d : d.sub(fees.own);
-  const quoteDelta = fees.quote.isZero() ? d.mul(e.price).neg() : d.mul(e.price).neg().sub(fees.quote);
+  const quoteDelta = fees.quote.isZero() ? d.mulNeg(e.price) : d.mulNeg(e.price).sub(fees.quote);
   if (route.base !== undefined) {
     const pos = route.base;
     // Separate: the lot is valued at the fill (cash = −Δ × u) and every fee goes to `fees`.
     // Capitalise: the lot (or the proceeds) carries every fee.
-    let cash = fees.own.isZero() ? d.mul(u).neg() : d.mul(u).neg().add(fees.own.mul(u));
+    let cash = fees.own.isZero() ? d.mulNeg(u) : d.mulNeg(u).add(fees.own.mul(u));
     let unit: Dec | undefined = u;
     if (s.settings.fees === 'capitalise' && !fees.value.isZero()) {
       cash = cash.sub(fees.value);
@@ -398,7 +398,7 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
   } else {
     s.cashFees = s.cashFees.add(fees.value);
   }
-  if (route.quote !== undefined) applyLeg(s, route.quote, quoteDelta, quoteDelta.mul(rQ).neg(), rQ, e.ts);
+  if (route.quote !== undefined) applyLeg(s, route.quote, quoteDelta, quoteDelta.mulNeg(rQ), rQ, e.ts);
   for (const o of fees.other) {
     if (!marks.isCash(o.asset)) applyLeg(s, s.spot(o.asset, e.venue), o.amount.neg(), o.amount.mul(o.rate), o.rate, e.ts);
     s.addBalance(e.venue, e.account, o.asset, o.amount.neg());
@@ -421,7 +421,8 @@ function quoteRate(route: SpotRoute, marks: Marks, rates: Rates): Dec | undefine
   return p.price;
 }
 
-const NO_FEES: FeeSplit = { own: Dec.ZERO, quote: Dec.ZERO, value: Dec.ZERO, other: [] };
+const NO_OTHER_FEES = Object.freeze([]) as unknown as FeeSplit['other'];
+const NO_FEES: FeeSplit = { own: Dec.ZERO, quote: Dec.ZERO, value: Dec.ZERO, other: NO_OTHER_FEES };
 
 /** The R value of one unit of a derivative's settlement asset at a fill at `price`. */
 function settleRate(inst: DerivativeInstrument, price: Dec | undefined, rates: Rates): Dec | undefined {

@@ -98,6 +98,11 @@ export class Dec {
     return new Dec(this.u * b.u, this.s + b.s);
   }
 
+  /** −(this × b), in one step (one allocation): cash is the negated value of a quantity so often. */
+  mulNeg(b: Dec): Dec {
+    return new Dec(-(this.u * b.u), this.s + b.s);
+  }
+
   /**
    * `this / b` rounded half-even to `scale` places. The one place where UTL rounds; callers derive
    * any remainder by subtraction so that totals are conserved exactly.
