@@ -353,6 +353,10 @@ describe('readDecimal against a regex reference', () => {
 describe('mulNeg', () => {
   it('is the negated product', () => {
     const arb = fc.tuple(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), fc.integer({ min: 0, max: 20 })).map(([u, s]) => new Dec(u, s));
-    fc.assert(fc.property(arb, arb, (a, b) => expect(a.mulNeg(b).eq(a.mul(b).neg())).toBe(true)));
+    fc.assert(
+      fc.property(arb, arb, (a, b) => {
+        expect(a.mulNeg(b).eq(a.mul(b).neg())).toBe(true);
+      }),
+    );
   });
 });
