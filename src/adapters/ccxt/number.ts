@@ -13,12 +13,10 @@
  * - Anything that is not a finite number (NaN, ±Infinity, null, undefined, junk text) gives
  *   `undefined`: the caller decides whether a missing number is a problem.
  */
+import { parseDecimal } from '../../domain/decimal.js';
 
 /** A numeric literal: sign, integer digits, fraction digits, exponent (each part optional). */
 const NUMERIC = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
-
-/** A plain decimal, the only form `addDecimalStrings` accepts. */
-const PLAIN = /^(-?)(\d+)(?:\.(\d+))?$/;
 
 /**
  * Exponents beyond this are refused: a double never needs more than ~330, and a hostile string
@@ -82,39 +80,12 @@ function expand(negative: boolean, int: string, frac: string, e: number): string
   return negative && /[1-9]/.test(body) ? `-${body}` : body;
 }
 
-interface Fixed {
-  /** The value is units / 10^scale. */
-  units: bigint;
-  scale: number;
-}
-
-function parsePlain(text: string): Fixed | undefined {
-  const m = PLAIN.exec(text);
-  if (m === null) return undefined;
-  const frac = m[3] ?? '';
-  const units = BigInt(`${m[2] ?? '0'}${frac}`);
-  return { units: m[1] === '-' ? -units : units, scale: frac.length };
-}
-
-function formatFixed({ units, scale }: Fixed): string {
-  const negative = units < 0n;
-  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
-  const int = digits.slice(0, digits.length - scale);
-  const frac = digits.slice(digits.length - scale).replace(/0+$/, '');
-  const body = frac === '' ? int : `${int}.${frac}`;
-  return negative ? `-${body}` : body;
-}
-
 /**
- * Exact sum of two plain decimal strings (used for a balance's total = free + used). Integers
- * scaled to a common power of ten, so nothing is rounded. `undefined` if either is not plain.
- * The result has no trailing fractional zeros.
+ * Exact sum of two plain decimal strings (used for a balance's total = free + used), with the
+ * domain's exact decimal. `undefined` if either is not plain. No trailing fractional zeros.
  */
 export function addDecimalStrings(a: string, b: string): string | undefined {
-  const x = parsePlain(a);
-  const y = parsePlain(b);
-  if (x === undefined || y === undefined) return undefined;
-  const scale = Math.max(x.scale, y.scale);
-  const units = x.units * 10n ** BigInt(scale - x.scale) + y.units * 10n ** BigInt(scale - y.scale);
-  return formatFixed({ units, scale });
+  const x = parseDecimal(a);
+  const y = parseDecimal(b);
+  return x === undefined || y === undefined ? undefined : x.add(y).toString();
 }
