@@ -26,6 +26,8 @@ import { routeFiles } from './router.js';
 
 export interface ReplayOptions {
   readonly settings: BookSettings;
+  /** Per-book overrides of `settings`. */
+  readonly books?: Readonly<Record<string, Partial<BookSettings>>>;
   readonly reporting: string;
   readonly cashLike: readonly string[];
   readonly until: number | undefined;
@@ -101,7 +103,7 @@ export class Pass {
     readonly totalBytes: number,
     readonly shard: Shard | undefined = undefined,
   ) {
-    const config: Partial<LedgerConfig> = { reporting: opts.reporting, cashLike: opts.cashLike, defaults: opts.settings, retain, until: opts.until };
+    const config: Partial<LedgerConfig> = { reporting: opts.reporting, cashLike: opts.cashLike, defaults: opts.settings, books: opts.books ?? {}, retain, until: opts.until };
     this.ledger = new Ledger(config);
   }
 

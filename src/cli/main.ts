@@ -6,6 +6,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { readFileSync } from 'node:fs';
+import { parseBooksFile, type BookOverrides } from '../app/config.js';
 import { replayFiles, type ReplayOptions } from '../app/replay.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { formatTimestamp, parseTimestamp } from '../domain/time.js';
@@ -56,6 +58,7 @@ interface ReplayFlags {
   asOf?: string;
   progress: boolean;
   threads: number;
+  books?: string;
 }
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -73,6 +76,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--method <method>', 'cost method').choices(COST_METHODS).default('fifo'))
     .addOption(new Option('--fees <convention>', 'fee convention').choices(['separate', 'capitalise']).default('separate'))
     .addOption(new Option('--pool <pool>', 'lots pooled per book, or per venue').choices(['book', 'venue']).default('book'))
+    .option('--books <file>', 'per-book settings (JSON: {"books": {"<book>": {"method", "fees", "pool"}}}), overriding --method/--fees/--pool')
     .option('--reporting <asset>', 'reporting currency', parseAsset, 'USD')
     .option('--cash <assets>', 'comma-separated assets valued at 1 reporting unit and kept as cash (e.g. USDT,USDC)', parseAssets, [])
     .option('--at <ts>', 'as-of: the state at this instant (events after it are left out)', parseAt)
@@ -100,8 +104,25 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
 async function runReplay(files: string[], flags: ReplayFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let bar: cliProgress.SingleBar | undefined;
   const tty = (err as { isTTY?: boolean }).isTTY === true;
+  let books: BookOverrides = {};
+  if (flags.books !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.books, 'utf8');
+    } catch (e) {
+      err.write(`utl replay: cannot read --books ${flags.books}: ${(e as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    const parsed = parseBooksFile(text);
+    if (!parsed.ok) {
+      err.write(`utl replay: --books ${flags.books}:\n${parsed.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return EXIT_USAGE;
+    }
+    books = parsed.books;
+  }
   const opts: ReplayOptions = {
     settings: { method: flags.method, fees: flags.fees, pool: flags.pool },
+    books,
     reporting: flags.reporting,
     cashLike: flags.cash,
     until: flags.at,

@@ -60,3 +60,28 @@ describe('input formats', () => {
     expect(out.positions.map((p) => p.asset).sort()).toEqual(['BTC/USDT:USDT', 'LTC', 'USDT']);
   });
 });
+
+describe('per-book settings (--books)', () => {
+  it('a book booked with its own method changes its realized PnL only', () => {
+    const file = join(dir, 'books.json');
+    writeFileSync(file, '{"books":{"mm":{"method":"lifo"}}}');
+    const base = spawnSync(process.execPath, [join(ROOT, 'bin', 'utl.js'), 'replay', 'examples/desk.jsonl', '--json'], { cwd: ROOT, encoding: 'utf8' });
+    const lifo = spawnSync(process.execPath, [join(ROOT, 'bin', 'utl.js'), 'replay', 'examples/desk.jsonl', '--json', '--books', file], { cwd: ROOT, encoding: 'utf8' });
+    type Books = { books: { book: string; method: string; realizedPnl: string; totalPnl: string }[] };
+    const a = (JSON.parse(base.stdout) as Books).books;
+    const b = (JSON.parse(lifo.stdout) as Books).books;
+    expect(b.map((x) => [x.book, x.method])).toEqual([['mm', 'lifo'], ['otc', 'fifo']]);
+    expect(b.find((x) => x.book === 'otc')).toEqual(a.find((x) => x.book === 'otc'));
+    expect(b.find((x) => x.book === 'mm')!.realizedPnl).not.toBe(a.find((x) => x.book === 'mm')!.realizedPnl);
+    expect(b.find((x) => x.book === 'mm')!.totalPnl).toBe(a.find((x) => x.book === 'mm')!.totalPnl);
+  });
+
+  it('an invalid settings file is a usage error listing every problem', () => {
+    const file = join(dir, 'bad-books.json');
+    writeFileSync(file, '{"books":{"mm":{"method":"avg","fees":"none"}}}');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'utl.js'), 'replay', 'examples/desk.jsonl', '--books', file], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('books.mm.method: expected one of fifo, lifo, hifo, wac, got "avg"');
+    expect(r.stderr).toContain('books.mm.fees: expected one of separate, capitalise, got "none"');
+  });
+});
