@@ -10,9 +10,9 @@
  * CLI: node dist/bench/generate.js --fills 1000000 --out bench/out/fills-1m.jsonl [--seed 42]
  *      [--instruments 50] [--venues 5] [--prices-every 100]
  */
-import { closeSync, mkdirSync, openSync, realpathSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isMain } from './main.js';
 
 export interface GenerateOptions {
   /** Number of trade lines to emit (price lines are extra). */
@@ -305,20 +305,7 @@ function main(): void {
   process.stderr.write(`wrote ${lines} lines (${opts.fills} fills), ${bytes} bytes to ${out} in ${seconds.toFixed(2)} s\n`);
 }
 
-/** True when this file is the program node was started with (not when imported by run.ts). */
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch (err) {
-    // Under `node -e` or a loader argv[1] may be no file at all: then this module was imported.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   try {
     main();
   } catch (err) {

@@ -10,11 +10,11 @@
  *      writes FILE (default: the .jsonl path with .ledger) and prints the timings.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { isMain } from './main.js';
 import { bufferedFileWriter } from './generate.js';
 
 export interface LedgerRun {
@@ -295,20 +295,7 @@ async function main(): Promise<void> {
   console.log(`ledger bal median of ${runs}: ${median(times).toFixed(3)} s; peak RSS: ${rss === undefined ? 'none (no /usr/bin/time)' : `${(rss / 1024).toFixed(0)} MiB`}`);
 }
 
-/** True when this file is the program node was started with (not when imported by run.ts). */
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch (err) {
-    // Under `node -e` or a loader argv[1] may be no file at all: then this module was imported.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   main().catch((err: unknown) => {
     process.stderr.write(`ledger-cli: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

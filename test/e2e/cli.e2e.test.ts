@@ -3,6 +3,7 @@
  * `npm run build`, so dist/ exists), on the example desk log, on shuffled and broken copies of it,
  * on ccxt output, and on bad usage.
  */
+import { mulberry32 } from '../../bench/generate.js';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,21 +117,9 @@ function decimals(v: unknown, path: string, out: [string, unknown][]): void {
 
 const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
 
-/** Mulberry32: a small seeded generator, so a failing shuffle can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function shuffled<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
-  const next = rng(seed);
+  const next = mulberry32(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
