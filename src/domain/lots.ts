@@ -162,9 +162,10 @@ class QueueBook implements LotBook {
         if (c === 0) break;
         left = left.sub(lotAbs);
       } else {
-        const [taken, rest] = splitLot(lot, left);
-        released = released.add(taken.cost);
-        this.items[idx] = rest;
+        // Part of this lot: the taken cost exactly (x × unit) when the lot has a unit, else pro rata.
+        const takenCost = lot.unit !== undefined ? (short ? left.mulNeg(lot.unit) : left.mul(lot.unit)) : lot.cost.mul(left).div(lotAbs, DIVISION_SCALE);
+        released = released.add(takenCost);
+        this.items[idx] = { qty: short ? lot.qty.add(left) : lot.qty.sub(left), cost: lot.cost.sub(takenCost), unit: lot.unit, ts: lot.ts, seq: lot.seq, rank: lot.rank };
         break;
       }
     }
