@@ -6,7 +6,6 @@
  * threads (shard-worker.ts) that decode, validate and book their lines; the main thread merges
  * them (replay.ts). Bounded: at most MAX_BATCHES_IN_FLIGHT batches of BATCH_BYTES per shard.
  */
-import { stat } from 'node:fs/promises';
 import { readLineChunks } from '../adapters/file/lines.js';
 import { Worker } from 'node:worker_threads';
 import type { ReplayOptions, Shard, ShardResult } from './replay.js';
@@ -117,7 +116,10 @@ export async function routeFiles(paths: readonly string[], opts: ReplayOptions, 
         await links[i]!.send(path, b);
       };
       let lineNo = 0;
-      for await (const { buf, bytes: read } of readLineChunks(path)) {
+      let read = 0;
+      for await (const chunk of readLineChunks(path)) {
+        const buf = chunk.buf;
+        read = chunk.bytes;
         let start = 0;
         while (start < buf.length) {
           const nl = buf.indexOf(NEWLINE, start);
@@ -138,7 +140,7 @@ export async function routeFiles(paths: readonly string[], opts: ReplayOptions, 
           break;
         }
       }
-      bytesBefore += (await stat(path)).size;
+      bytesBefore += read;
       for (let i = 0; i < count; i++) await flush(i);
       batches = [];
       if (stopped) break;

@@ -150,19 +150,6 @@ export type LedgerEvent = BookEvent | PriceEvent | BalanceEvent | CorrectionEven
 
 export type EventType = LedgerEvent['type'];
 
-export const EVENT_TYPES: readonly EventType[] = [
-  'trade',
-  'price',
-  'transfer',
-  'deposit',
-  'withdrawal',
-  'funding',
-  'balance',
-  'cancel',
-  'amend',
-  'instrument',
-];
-
 export function isBookEvent(e: LedgerEvent): e is BookEvent {
   return e.type === 'trade' || e.type === 'transfer' || e.type === 'deposit' || e.type === 'withdrawal' || e.type === 'funding';
 }

@@ -133,8 +133,3 @@ export function formatTimestamp(tsUs: TsUs): string {
   const frac = us === 0 ? '' : us % 1000 === 0 ? `.${String(us / 1000).padStart(3, '0')}` : `.${String(us).padStart(6, '0')}`;
   return `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)}T${p2(h)}:${p2(mi)}:${p2(s)}${frac}Z`;
 }
-
-/** Epoch microseconds from epoch milliseconds (ccxt's unit), for adapters. */
-export function fromEpochMs(ms: number): TsUs {
-  return ms * 1000;
-}
