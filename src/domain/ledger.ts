@@ -47,9 +47,25 @@ export const DEFAULT_CONFIG: LedgerConfig = {
   until: undefined,
 };
 
+/**
+ * What the ledger needs before it can take an event (windowed books, see `trim`): `book`'s events
+ * from before `before`, given back with `rebase`. Nothing was changed; submit the event again then.
+ */
+export interface HistoryNeed {
+  readonly book: string;
+  readonly before: Key;
+}
+
 export type SubmitResult =
   | { readonly status: 'booked' | 'stored' | 'duplicate' | 'ignored' }
-  | { readonly status: 'rejected' | 'unbooked'; readonly code: RejectCode; readonly message: string };
+  | { readonly status: 'rejected' | 'unbooked'; readonly code: RejectCode; readonly message: string }
+  | { readonly status: 'history'; readonly need: HistoryNeed };
+
+/** A book's state after every effective event up to `key`: the start of a window. */
+export interface BookBase {
+  readonly key: Key;
+  readonly state: BookState;
+}
 
 const BOOKED: SubmitResult = { status: 'booked' };
 const STORED: SubmitResult = { status: 'stored' };
@@ -61,11 +77,16 @@ interface Snapshot {
   readonly state: BookState;
 }
 
-/** One book: its timeline of effective events and the state after all of them. */
+/**
+ * One book: its timeline of effective events and the state after all of them. A windowed line
+ * (after `trim`, `rebase` or `restore`) starts from `base`: the state after every event up to
+ * `base.key`, whose events are no longer held here.
+ */
 class BookLine {
-  readonly timeline: BookEvent[] = [];
+  timeline: BookEvent[] = [];
   snapshots: Snapshot[] = [];
   state: BookState;
+  base: Key | undefined;
   /** Assets whose marks this book's bookings have read (conservative: never shrinks). */
   readonly consulted = new Set<string>();
   /** Key of the last event booked, for detecting late events without a timeline. */
@@ -92,7 +113,9 @@ export class Ledger {
   private readonly cancels = new Map<string, CancelEvent[]>();
   private readonly amends = new Map<string, AmendEvent[]>();
   /** Venue-reported balances, kept for reconciliation. */
-  readonly reports: BalanceEvent[] = [];
+  reports: BalanceEvent[] = [];
+  /** True once a book has a base (trim, rebase, restore): submissions check for history needs. */
+  private windowed = false;
   /** Set in streaming mode when an event needed a rebook that could not be done. */
   needsReplay = false;
 
@@ -125,6 +148,10 @@ export class Ledger {
           return { status: 'rejected', code: 'INSTRUMENT_CONFLICT', message: `instrument ${e.symbol}@${e.venue ?? '*'}: terms already registered with multiplier ${prev.multiplier.toString()}` };
         }
         return { status: 'rejected', code: 'DUPLICATE_CONFLICT', message: `${e.type} ${e.id}: id already used by an event with different content` };
+      }
+      if (this.windowed) {
+        const need = this.needFor(e);
+        if (need !== undefined) return { status: 'history', need };
       }
     }
     if (e.type === 'instrument') {
@@ -247,7 +274,7 @@ export class Ledger {
     l.snapshots = l.snapshots.slice(0, s + 1);
     l.state = snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone();
     const start = snap?.index ?? 0;
-    l.last = start === 0 ? undefined : l.timeline[start - 1];
+    l.last = start === 0 ? l.base : l.timeline[start - 1];
     for (let i = start; i < l.timeline.length; i++) {
       const e = l.timeline[i]!;
       bookEvent(l.state, e, this.ctx, l.consulted);
@@ -276,6 +303,181 @@ export class Ledger {
     const after = this.effective(affected);
     if (before !== undefined) this.unplace(before);
     return this.place(after);
+  }
+
+  // ---- windows: bounded memory for a long-running service ----
+
+  /**
+   * What `e` needs from before a windowed book's base, if anything: the book's events from
+   * before the first key its booking would change.
+   */
+  private needFor(e: LedgerEvent): HistoryNeed | undefined {
+    switch (e.type) {
+      case 'price':
+        return this.isCancelled(e.id) ? undefined : this.markNeed(e.asset, e);
+      case 'cancel':
+      case 'amend':
+        return this.correctionNeed(e);
+      case 'balance':
+      case 'instrument':
+        return undefined;
+      default: {
+        const eff = this.effective(e);
+        return eff === undefined ? undefined : this.keyNeed(eff.book, eff);
+      }
+    }
+  }
+
+  private keyNeed(book: string, key: Key): HistoryNeed | undefined {
+    const l = this.lines.get(book);
+    if (l?.base === undefined || compareEvents(key, l.base) > 0) return undefined;
+    return { book, before: { ts: key.ts, id: key.id } };
+  }
+
+  /** A mark at `key.ts` rebooks from the first event at that instant: before every window that holds one. */
+  private markNeed(asset: string, key: Key): HistoryNeed | undefined {
+    if (this.config.until !== undefined && key.ts > this.config.until) return undefined;
+    for (const l of this.lines.values()) {
+      if (l.base !== undefined && l.base.ts >= key.ts && l.consulted.has(asset)) return { book: l.book, before: { ts: key.ts, id: '' } };
+    }
+    return undefined;
+  }
+
+  private correctionNeed(c: CancelEvent | AmendEvent): HistoryNeed | undefined {
+    const target = this.original(c.target);
+    const affected = target?.type === 'amend' ? this.original(target.target) : target;
+    if (affected === undefined) return undefined;
+    if (affected.type === 'price') return c.type === 'cancel' && target === affected && !this.isCancelled(affected.id) ? this.markNeed(affected.asset, affected) : undefined;
+    if (!isBookEvent(affected)) return undefined;
+    const before = this.effective(affected);
+    // The event as it would be with `c`: tried on the correction maps, then taken back.
+    const map: Map<string, (CancelEvent | AmendEvent)[]> = c.type === 'cancel' ? this.cancels : this.amends;
+    pushTo(map, c.target, c, c.type === 'amend');
+    const after = this.effective(affected);
+    const list = map.get(c.target)!;
+    list.splice(list.indexOf(c), 1);
+    if (list.length === 0) map.delete(c.target);
+    const keys = [before, after].filter((k): k is BookEvent => k !== undefined).sort(compareEvents);
+    return keys.length === 0 ? undefined : this.keyNeed(affected.book, keys[0]!);
+  }
+
+  /** Whether an event with this id is held here (booked in a window, stored, or waiting). */
+  knows(id: string): boolean {
+    return this.seen.has(id);
+  }
+
+  /**
+   * Lets go of every book's events up to its last snapshot before `cut` (and of the marks', reports'
+   * and terms' events before `cut`, whose effects stay): that snapshot becomes the book's base.
+   * A later event before a base asks for history (`status: 'history'`). Returns the new bases, for
+   * the caller to keep where `rebase` can find them again.
+   */
+  trim(cut: TsUs): { book: string; base: BookBase }[] {
+    const out: { book: string; base: BookBase }[] = [];
+    for (const l of this.lines.values()) {
+      let s = l.snapshots.length - 1;
+      while (s >= 0 && (l.snapshots[s]!.index === 0 || l.timeline[l.snapshots[s]!.index - 1]!.ts >= cut)) s--;
+      if (s < 0) continue;
+      const snap = l.snapshots[s]!;
+      const last = l.timeline[snap.index - 1]!;
+      for (let i = 0; i < snap.index; i++) this.forget(l.timeline[i]!.id);
+      l.timeline = l.timeline.slice(snap.index);
+      l.snapshots = l.snapshots.slice(s).map((x) => ({ index: x.index - snap.index, state: x.state }));
+      l.base = { ts: last.ts, id: last.id };
+      this.windowed = true;
+      out.push({ book: l.book, base: { key: l.base, state: snap.state } });
+    }
+    for (const [id, e] of this.seen) {
+      if (e.ts < cut && (e.type === 'price' || e.type === 'balance' || e.type === 'instrument')) this.forget(id);
+    }
+    this.reports = this.reports.filter((r) => r.ts >= cut);
+    return out;
+  }
+
+  /** Forgets an event and every correction of it (their effects stay in the states). */
+  private forget(id: string): void {
+    this.seen.delete(id);
+    for (const m of [this.cancels, this.amends]) {
+      const cs = m.get(id);
+      if (cs === undefined) continue;
+      m.delete(id);
+      for (const c of cs) this.forget(c.id);
+    }
+  }
+
+  /**
+   * Rebuilds `book` from `base` (undefined: from nothing) and `events`: every event of the book
+   * that could be effective after the base, with every correction of them, as the store holds
+   * them (events already held here may be among them). Answers a `history` need.
+   */
+  rebase(book: string, base: BookBase | undefined, events: readonly LedgerEvent[]): void {
+    this.remember(events);
+    const l = this.line(book);
+    const originals = new Map<string, BookEvent>();
+    for (const e of events) if (isBookEvent(e) && e.book === book) originals.set(e.id, this.seen.get(e.id) as BookEvent);
+    for (const e of l.timeline) {
+      const o = this.seen.get(e.id);
+      if (o !== undefined && isBookEvent(o) && !originals.has(e.id)) originals.set(e.id, o);
+    }
+    const timeline: BookEvent[] = [];
+    for (const o of originals.values()) {
+      const eff = this.effective(o);
+      if (eff === undefined || (base !== undefined && compareEvents(eff, base.key) <= 0)) continue;
+      if (this.config.until !== undefined && eff.ts > this.config.until) continue;
+      timeline.push(eff);
+    }
+    timeline.sort(compareEvents);
+    l.timeline = timeline;
+    l.base = base === undefined ? undefined : { ts: base.key.ts, id: base.key.id };
+    l.snapshots = base === undefined ? [] : [{ index: 0, state: base.state }];
+    if (base !== undefined) this.windowed = true;
+    this.rebook(l, 0);
+  }
+
+  /**
+   * Holds events again whose effects are already in the state (a mark, say, that a correction
+   * now targets), with their corrections: nothing is booked.
+   */
+  remember(events: readonly LedgerEvent[]): void {
+    for (const e of events) {
+      if (this.seen.has(e.id)) continue;
+      this.seen.set(e.id, e);
+      if (e.type === 'cancel') pushTo(this.cancels, e.target, e);
+      else if (e.type === 'amend') pushTo(this.amends, e.target, e, true);
+    }
+  }
+
+  /** Each book's state, last key and the marks it read: what `restoreBook` takes back. */
+  checkpoint(): { book: string; last: Key | undefined; consulted: string[]; state: BookState }[] {
+    return [...this.lines.values()].map((l) => ({ book: l.book, last: l.last === undefined ? undefined : { ts: l.last.ts, id: l.last.id }, consulted: [...l.consulted].sort(), state: l.state }));
+  }
+
+  /** Ids of corrections whose target has not arrived: they must outlive a restart. */
+  pendingCorrections(): string[] {
+    const out: string[] = [];
+    /** Whether the chain of corrections from `id` ends at an event that has not arrived. */
+    const waits = (id: string): boolean => {
+      for (let i = 0, t = this.seen.get(id); i < 3; i++, t = this.seen.get(id)) {
+        if (t === undefined) return true;
+        if (t.type !== 'cancel' && t.type !== 'amend') return false;
+        id = t.target;
+      }
+      return false;
+    };
+    for (const m of [this.cancels, this.amends]) for (const [target, cs] of m) if (waits(target)) for (const c of cs) out.push(c.id);
+    return out.sort();
+  }
+
+  /** Takes a book back from a checkpoint: a window that starts after `last`. */
+  restoreBook(book: string, last: Key | undefined, consulted: readonly string[], state: BookState): void {
+    const l = new BookLine(book, state.settings);
+    l.state = state;
+    l.base = last;
+    l.last = last;
+    l.snapshots = [{ index: 0, state: state.clone() }];
+    for (const a of consulted) l.consulted.add(a);
+    this.lines.set(book, l);
+    if (last !== undefined) this.windowed = true;
   }
 
   // ---- reading the state ----
