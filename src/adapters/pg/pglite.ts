@@ -14,12 +14,17 @@
  *   instead of running inside it, and two transactions never interleave.
  * - Calling the `Sql` itself (not the `tx`) from inside a transaction would wait for the
  *   transaction that is waiting for it; that programmer error throws at once instead.
+ * - One process at a time per data directory: PGlite itself takes no lock, and two processes
+ *   writing one directory corrupt it. A lock file holding the owner's pid guards it; a lock left by
+ *   a process that is gone (killed) is taken over.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite, TransactionAbortedError as PgliteAbortedError, type Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Sql, SqlTx } from '../../app/ports.js';
-import { TransactionAbortedError, toParam, assertNotInTransaction, type TransactionScope } from './sql.js';
+import { DataDirInUseError, TransactionAbortedError, toParam, assertNotInTransaction, type TransactionScope } from './sql.js';
 
 type Parser = (value: string) => unknown;
 
@@ -60,12 +65,57 @@ class Queue {
   }
 }
 
+/** The lock file in a PGlite data directory (PostgreSQL ignores files it does not know). */
+export const LOCK_FILE = 'utl.lock';
+
+/** Takes the data directory for this process (creating it); returns the release. */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, LOCK_FILE);
+  // Two attempts: the second after removing a stale lock. Two processes that both find the same
+  // stale lock can both take it over; a narrow window, accepted for a lock that only catches
+  // mistakes (a second `utl start` on the same directory).
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      if (isAlive(holder)) throw new DataDirInUseError(dataDir, holder);
+      rmSync(path, { force: true });
+    }
+  }
+  throw new DataDirInUseError(dataDir, undefined);
+}
+
+function isAlive(pid: number): boolean {
+  // An unreadable pid is a lock whose writer died between creating and writing it.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return false;
+    if (code === 'EPERM') return true; // alive, owned by another user
+    throw err;
+  }
+}
+
 /**
- * Opens PGlite in `dataDir` (created and initialised on first use; the directory must be used by
- * one process at a time) or, when `dataDir` is undefined, in memory.
+ * Opens PGlite in `dataDir` (created and initialised on first use; locked for this process until
+ * `close()`) or, when `dataDir` is undefined, in memory.
  */
 export async function pgliteSql(dataDir: string | undefined): Promise<Sql> {
-  const db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+  const unlock = dataDir === undefined ? () => undefined : lockDataDir(dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   db.parsers = PG_PARSERS;
   db.serializers = NO_SERIALIZERS;
   const queue = new Queue();
@@ -121,7 +171,11 @@ export async function pgliteSql(dataDir: string | undefined): Promise<Sql> {
     async close() {
       if (closed) return;
       closed = true;
-      await queue.run(() => db.close());
+      try {
+        await queue.run(() => db.close());
+      } finally {
+        unlock();
+      }
     },
   };
 }

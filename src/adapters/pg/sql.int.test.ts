@@ -4,10 +4,13 @@
  * the same values, the same transaction outcomes and the same errors; the few places where the
  * drivers differ by nature (one connection vs a pool) are tested per driver below.
  */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../../app/ports.js';
 import { bothStores, freshDatabase, freshDataDir, type OpenedStore } from '../../../test/support/pg.js';
-import { DatabaseUnreachableError, openSql, pgSql, TransactionAbortedError } from './sql.js';
+import { LOCK_FILE, pgliteSql } from './pglite.js';
+import { DatabaseUnreachableError, DataDirInUseError, openSql, pgSql, TransactionAbortedError } from './sql.js';
 
 /** A promise resolved from outside: ordering without sleeps. */
 function deferred(): { promise: Promise<void>; resolve(): void } {
@@ -235,16 +238,25 @@ describe('postgres: a pool', () => {
 });
 
 describe('openSql', () => {
-  it('opens PGlite in a data directory it creates when no DATABASE_URL is given', async () => {
+  it('opens PGlite in a data directory it creates when no DATABASE_URL is given, locked while open', async () => {
     const data = await freshDataDir();
+    const dataDir = join(data.dir, 'nested', 'db');
     try {
-      const sql = await openSql({ dataDir: `${data.dir}/nested/db` });
+      const sql = await openSql({ dataDir });
       try {
         expect(sql.kind).toBe('pglite');
         expect((await sql.query(`SELECT 1 AS one`)).rows).toEqual([{ one: 1 }]);
+        // A second opener (here the same process) is refused rather than corrupting the directory.
+        await expect(pgliteSql(dataDir)).rejects.toBeInstanceOf(DataDirInUseError);
       } finally {
         await sql.close();
       }
+      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+      // A lock left by a process that is gone (pid 2^31 - 1 cannot exist on Linux) is taken over.
+      writeFileSync(join(dataDir, LOCK_FILE), '2147483647\n');
+      const again = await pgliteSql(dataDir);
+      expect((await again.query(`SELECT 1 AS one`)).rows).toEqual([{ one: 1 }]);
+      await again.close();
     } finally {
       await data.remove();
     }

@@ -14,7 +14,6 @@
  *   on the rows that transaction locked. Use the `tx` the callback receives.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import type { Sql, SqlTx } from '../../app/ports.js';
 
@@ -31,6 +30,17 @@ export class DatabaseUnreachableError extends Error {
   override readonly name = 'DatabaseUnreachableError';
   constructor(where: string, options: { cause: unknown }) {
     super(`cannot reach PostgreSQL at ${where}`, options);
+  }
+}
+
+/** A PGlite data directory is open in another live process (or already in this one). */
+export class DataDirInUseError extends Error {
+  override readonly name = 'DataDirInUseError';
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number | undefined,
+  ) {
+    super(`the data directory ${dataDir} is in use${pid === undefined ? '' : ` by process ${pid}`}: one process at a time`);
   }
 }
 
@@ -186,7 +196,7 @@ export function pgSql(connectionString: string, opts: PgSqlOptions = {}): PgSql 
 export interface OpenSqlOptions {
   /** A PostgreSQL connection string (DATABASE_URL); when absent, PGlite in `dataDir`. */
   databaseUrl?: string;
-  /** PGlite's data directory, created when missing. */
+  /** PGlite's data directory, created when missing (by `pgliteSql`). */
   dataDir: string;
 }
 
@@ -205,7 +215,6 @@ export async function openSql(opts: OpenSqlOptions): Promise<Sql> {
     }
     return sql;
   }
-  mkdirSync(opts.dataDir, { recursive: true });
   const { pgliteSql } = await import('./pglite.js');
   return pgliteSql(opts.dataDir);
 }
