@@ -1,0 +1,159 @@
+/**
+ * The schema, as versioned migrations applied in order at start (each in its own transaction,
+ * recorded in utl_migrations). Append new versions; never edit one that has shipped.
+ *
+ * Money is `numeric` or text in a JSON document, never float. Timestamps of events are kept as
+ * `timestamptz` (for partitioning and people) and, where the code reads them back, as integer
+ * epoch microseconds (`*_us bigint`), which is what the domain uses.
+ */
+import type { Sql } from '../../app/ports.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'event log, rejections, checkpoints, bases, balances',
+    sql: `
+-- Arrival order of committed events: the service's single writer draws ranges from here.
+CREATE TABLE utl_counters (name text PRIMARY KEY, next bigint NOT NULL);
+INSERT INTO utl_counters VALUES ('event', 1);
+
+-- Idempotency: one row per event id ever committed, whatever its partition. digest: a hash of
+-- the event's canonical content (the same id with other content is refused, not stored).
+CREATE TABLE utl_event_keys (
+  id     text PRIMARY KEY,
+  seq    bigint NOT NULL,
+  digest text NOT NULL,
+  ts     timestamptz NOT NULL,
+  book   text
+);
+
+-- The append-only event log, partitioned by month of the event's own ts.
+CREATE TABLE utl_events (
+  seq         bigint NOT NULL,
+  ts          timestamptz NOT NULL,
+  ts_us       bigint NOT NULL,
+  id          text NOT NULL,
+  type        text NOT NULL,
+  book        text,
+  target      text,
+  source      text NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  payload     text NOT NULL
+) PARTITION BY RANGE (ts);
+-- "Events of a book in ts order" (and global events, book NULL, by ts).
+CREATE INDEX utl_events_book_ts ON utl_events (book, ts, id);
+-- The tail after a checkpoint, in arrival order: seq grows with the heap, so BRIN is enough.
+CREATE INDEX utl_events_seq ON utl_events USING brin (seq);
+-- Corrections by target (few rows).
+CREATE INDEX utl_events_target ON utl_events (target) WHERE target IS NOT NULL;
+
+-- Every refused input, with its raw bytes and why.
+CREATE TABLE utl_rejected (
+  rid         bigserial PRIMARY KEY,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  source      text NOT NULL,
+  ref         text,
+  event_id    text,
+  code        text NOT NULL,
+  message     text NOT NULL,
+  raw         bytea NOT NULL
+);
+CREATE INDEX utl_rejected_event ON utl_rejected (event_id) WHERE event_id IS NOT NULL;
+
+-- Position of each inbound consumer (stream sequence), committed with the events it covers.
+CREATE TABLE utl_consumers (
+  name       text PRIMARY KEY,
+  position   bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Restart points: the whole ledger after every event with seq <= seq.
+CREATE TABLE utl_checkpoints (
+  seq      bigint PRIMARY KEY,
+  taken_at timestamptz NOT NULL DEFAULT now(),
+  ledger   text NOT NULL
+);
+-- Book states (positions with their lots, balances) of a checkpoint; a book unchanged since an
+-- earlier checkpoint keeps that row.
+CREATE TABLE utl_checkpoint_books (
+  seq        bigint NOT NULL,
+  book       text NOT NULL,
+  last_ts_us bigint,
+  last_id    text,
+  consulted  text NOT NULL,
+  state      text NOT NULL,
+  PRIMARY KEY (book, seq)
+);
+
+-- Bases for rebooking a book from before a late event: the book's state after every event up
+-- to (ts_us, id). Dropped when history before them changes.
+CREATE TABLE utl_book_bases (
+  book  text NOT NULL,
+  ts_us bigint NOT NULL,
+  id    text NOT NULL,
+  state text NOT NULL,
+  PRIMARY KEY (book, ts_us, id)
+);
+
+-- Booked balances per book, venue, account and asset, as of the latest checkpoint.
+CREATE TABLE utl_balances (
+  book    text NOT NULL,
+  venue   text NOT NULL,
+  account text NOT NULL,
+  asset   text NOT NULL,
+  qty     numeric NOT NULL,
+  as_of   bigint NOT NULL,
+  PRIMARY KEY (book, venue, account, asset)
+);
+
+-- What venues report holding (balance events), for reconciliation.
+CREATE TABLE utl_venue_balances (
+  event_id text PRIMARY KEY,
+  ts       timestamptz NOT NULL,
+  ts_us    bigint NOT NULL,
+  book     text,
+  venue    text NOT NULL,
+  account  text NOT NULL,
+  asset    text NOT NULL,
+  total    numeric NOT NULL,
+  free     numeric,
+  used     numeric
+);
+CREATE INDEX utl_venue_balances_at ON utl_venue_balances (venue, account, asset, ts_us);
+
+-- HTTP Idempotency-Key: the first answer, given again to a repeat of the same request.
+CREATE TABLE utl_idempotency (
+  key        text PRIMARY KEY,
+  request    text NOT NULL,
+  status     int NOT NULL,
+  response   text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
+];
+
+/** Applies the migrations not yet applied, in order; returns the versions it applied. */
+export async function migrate(sql: Sql): Promise<number[]> {
+  await sql.exec(`CREATE TABLE IF NOT EXISTS utl_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    const done = await sql.transaction(async (tx) => {
+      // One migrator at a time, even with several processes starting together.
+      if (sql.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7305416)');
+      const { rows } = await tx.query('SELECT 1 FROM utl_migrations WHERE version = $1', [m.version]);
+      if (rows.length > 0) return false;
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO utl_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      return true;
+    });
+    if (done) applied.push(m.version);
+  }
+  return applied;
+}

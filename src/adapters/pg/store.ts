@@ -1,0 +1,451 @@
+/**
+ * The book of record in PostgreSQL (a server, or the embedded PGlite): the event log with its
+ * idempotency keys, rejections, consumer positions, checkpoints, book bases and balances.
+ *
+ * - `commit` writes one batch in one transaction: new events (by id: a repeat with the same
+ *   content is a duplicate, with other content a DUPLICATE_CONFLICT rejection), every rejection
+ *   with its raw bytes, the venue-reported balances, the consumer's position, and an HTTP
+ *   idempotency answer. Nothing is acknowledged to a broker before this commits.
+ * - As a `HistoryStore` it answers from the events with seq <= `horizon`: the ones already
+ *   submitted to the ledger (history.ts says why).
+ */
+import { createHash } from 'node:crypto';
+import type { HistoryStore } from '../../app/history.js';
+import type { Sql, SqlTx } from '../../app/ports.js';
+import type { BookState } from '../../domain/book.js';
+import { describeIssues, type RejectCode } from '../../domain/errors.js';
+import type { LedgerEvent, TsUs } from '../../domain/events.js';
+import { isBookEvent } from '../../domain/events.js';
+import type { InstrumentRegistry } from '../../domain/instrument.js';
+import { contentText, type BookBase } from '../../domain/ledger.js';
+import type { Key } from '../../domain/marks.js';
+import { restoreBook, snapshotBook, type BookSnapshot } from '../../domain/snapshot.js';
+import { formatTimestamp } from '../../domain/time.js';
+import { decodeTradeLine } from '../../domain/tradeline.js';
+import { validateEvent } from '../../domain/validate.js';
+import { migrate } from './migrations.js';
+
+/** One valid event to commit, with the text it is stored as and where it came from. */
+export interface Incoming {
+  readonly event: LedgerEvent;
+  /** The event as canonical JSON text (what `decodeStored` reads back). */
+  readonly payload: string;
+  /** Where it came from: `nats`, `http`, `file`… */
+  readonly source: string;
+  /** Where in the source: a subject and stream sequence, an HTTP request and index… */
+  readonly ref: string | null;
+}
+
+export interface Rejection {
+  readonly source: string;
+  readonly ref: string | null;
+  readonly id: string | null;
+  readonly code: RejectCode;
+  readonly message: string;
+  readonly raw: Uint8Array | string;
+}
+
+export type Outcome =
+  | { readonly kind: 'new'; readonly seq: number }
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'conflict'; readonly message: string };
+
+export interface CommitBatch {
+  readonly events: readonly Incoming[];
+  readonly rejected: readonly Rejection[];
+  /** The inbound consumer's position after this batch (e.g. the last stream sequence). */
+  readonly consumer?: { readonly name: string; readonly position: number };
+  /** An HTTP request's Idempotency-Key: its answer, made from the outcomes, is stored with the batch. */
+  readonly idempotency?: {
+    readonly key: string;
+    readonly request: string;
+    readonly answer: (outcomes: readonly Outcome[]) => { status: number; body: string };
+  };
+}
+
+export interface StoredEvent {
+  readonly seq: number;
+  readonly source: string;
+  readonly payload: string;
+}
+
+export interface CheckpointBook {
+  readonly book: string;
+  readonly last: Key | undefined;
+  readonly consulted: readonly string[];
+  readonly state: BookState;
+}
+
+export interface Checkpoint {
+  readonly seq: number;
+  readonly ledger: string;
+  readonly books: { book: string; last: Key | undefined; consulted: string[]; state: BookSnapshot }[];
+}
+
+const sha = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
+
+/** Decodes a stored payload (it was valid when stored; the registry holds the terms it used). */
+export function decodeStored(payload: string, instruments: InstrumentRegistry): LedgerEvent {
+  const trade = decodeTradeLine(payload, instruments);
+  if (trade !== undefined) return trade;
+  const v = validateEvent(JSON.parse(payload), instruments);
+  if (!v.ok) throw new Error(`${describeIssues('stored event', v.issues)}: ${payload.slice(0, 200)}`);
+  return v.event;
+}
+
+export class PgStore implements HistoryStore {
+  /** The highest seq submitted to the ledger: history answers from events up to it. */
+  horizon = 0;
+  private readonly partitions = new Set<string>();
+
+  constructor(
+    readonly sql: Sql,
+    private readonly instruments: InstrumentRegistry,
+  ) {}
+
+  migrate(): Promise<number[]> {
+    return migrate(this.sql);
+  }
+
+  // ---- writing ----
+
+  async commit(batch: CommitBatch): Promise<{ outcomes: Outcome[]; answer?: { status: number; body: string } }> {
+    const first = new Map<string, number>();
+    const unique: Incoming[] = [];
+    for (const [i, x] of batch.events.entries()) {
+      if (!first.has(x.event.id)) {
+        first.set(x.event.id, i);
+        unique.push(x);
+      }
+    }
+    const digests = unique.map((x) => sha(contentText(x.event)));
+    const created: string[] = [];
+    const result = await this.sql.transaction(async (tx) => {
+      if (unique.length > 0) await this.ensurePartitions(tx, unique, created);
+      const known = new Map<string, { seq: number | undefined; digest: string }>();
+      if (unique.length > 0) {
+        const { rows } = await tx.query<{ id: string; seq: string | null; digest: string | null }>(INSERT_EVENTS, [
+          unique.length,
+          unique.map((x) => x.event.id),
+          digests,
+          unique.map((x) => formatTimestamp(x.event.ts)),
+          unique.map((x) => String(x.event.ts)),
+          unique.map((x) => x.event.type),
+          unique.map((x) => bookOf(x.event)),
+          unique.map((x) => (x.event.type === 'cancel' || x.event.type === 'amend' ? x.event.target : null)),
+          unique.map((x) => x.source),
+          unique.map((x) => x.payload),
+        ]);
+        for (const r of rows) {
+          if (r.seq !== null) known.set(r.id, { seq: Number(r.seq), digest: '' });
+          else if (!known.has(r.id)) known.set(r.id, { seq: undefined, digest: r.digest ?? '' });
+        }
+      }
+      const digestOf = new Map(unique.map((x, i) => [x.event.id, digests[i]!]));
+      const outcomes: Outcome[] = [];
+      const rejected: Rejection[] = [...batch.rejected];
+      for (const [i, x] of batch.events.entries()) {
+        const id = x.event.id;
+        const k = known.get(id)!;
+        const firstHere = first.get(id) === i;
+        let o: Outcome;
+        if (firstHere && k.seq !== undefined) o = { kind: 'new', seq: k.seq };
+        else {
+          // A repeat: of an event stored before, or of one earlier in this batch.
+          const theirs = firstHere ? k.digest : digestOf.get(id)!;
+          const mine = firstHere ? digestOf.get(id)! : sha(contentText(x.event));
+          o = mine === theirs ? { kind: 'duplicate' } : { kind: 'conflict', message: `${x.event.type} ${id}: id already used by an event with different content` };
+        }
+        if (o.kind === 'conflict') rejected.push({ source: x.source, ref: x.ref, id, code: 'DUPLICATE_CONFLICT', message: o.message, raw: x.payload });
+        outcomes.push(o);
+      }
+      if (rejected.length > 0) await insertRejected(tx, rejected);
+      const balances = batch.events.filter((x, i) => x.event.type === 'balance' && outcomes[i]!.kind === 'new');
+      if (balances.length > 0) await insertVenueBalances(tx, balances.map((x) => x.event));
+      if (batch.consumer !== undefined) {
+        await tx.query(
+          `INSERT INTO utl_consumers (name, position) VALUES ($1, $2)
+           ON CONFLICT (name) DO UPDATE SET position = GREATEST(utl_consumers.position, EXCLUDED.position), updated_at = now()`,
+          [batch.consumer.name, batch.consumer.position],
+        );
+      }
+      let answer: { status: number; body: string } | undefined;
+      if (batch.idempotency !== undefined) {
+        answer = batch.idempotency.answer(outcomes);
+        await tx.query('INSERT INTO utl_idempotency (key, request, status, response) VALUES ($1, $2, $3, $4)', [batch.idempotency.key, batch.idempotency.request, answer.status, answer.body]);
+      }
+      return answer === undefined ? { outcomes } : { outcomes, answer };
+    });
+    for (const name of created) this.partitions.add(name); // only once they are committed
+    return result;
+  }
+
+  /** Rejections with no event to commit (bad bytes, say), in one transaction. */
+  async reject(rejected: readonly Rejection[], consumer?: { name: string; position: number }): Promise<void> {
+    await this.commit({ events: [], rejected, ...(consumer === undefined ? {} : { consumer }) });
+  }
+
+  /** The stored answer to an Idempotency-Key, if that key was used. */
+  async idempotent(key: string): Promise<{ request: string; status: number; body: string } | undefined> {
+    const { rows } = await this.sql.query<{ request: string; status: number; response: string }>('SELECT request, status, response FROM utl_idempotency WHERE key = $1', [key]);
+    const r = rows[0];
+    return r === undefined ? undefined : { request: r.request, status: r.status, body: r.response };
+  }
+
+  /** Creates the month partitions a batch needs (once per process per month). */
+  private async ensurePartitions(tx: SqlTx, events: readonly Incoming[], created: string[]): Promise<void> {
+    for (const x of events) {
+      const d = new Date(Math.floor(x.event.ts / 1000));
+      const y = d.getUTCFullYear();
+      const m = d.getUTCMonth();
+      const name = `utl_events_${y}_${String(m + 1).padStart(2, '0')}`;
+      if (this.partitions.has(name) || created.includes(name)) continue;
+      const from = new Date(Date.UTC(y, m, 1)).toISOString();
+      const to = new Date(Date.UTC(y, m + 1, 1)).toISOString();
+      await tx.exec(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF utl_events FOR VALUES FROM ('${from}') TO ('${to}')`);
+      created.push(name);
+    }
+  }
+
+  // ---- checkpoints and bases ----
+
+  /** A restart point: the ledger document and the books changed since the last one. */
+  async saveCheckpoint(seq: number, ledger: string, books: readonly CheckpointBook[]): Promise<void> {
+    const rows = books.map((b) => ({ b, state: snapshotBook(b.state) }));
+    await this.sql.transaction(async (tx) => {
+      await tx.query('INSERT INTO utl_checkpoints (seq, ledger) VALUES ($1, $2) ON CONFLICT (seq) DO UPDATE SET ledger = EXCLUDED.ledger, taken_at = now()', [seq, ledger]);
+      if (rows.length === 0) return;
+      await tx.query(
+        `INSERT INTO utl_checkpoint_books (seq, book, last_ts_us, last_id, consulted, state)
+         SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (book, seq) DO UPDATE SET last_ts_us = EXCLUDED.last_ts_us, last_id = EXCLUDED.last_id, consulted = EXCLUDED.consulted, state = EXCLUDED.state`,
+        [
+          seq,
+          rows.map((r) => r.b.book),
+          rows.map((r) => (r.b.last === undefined ? null : String(r.b.last.ts))),
+          rows.map((r) => r.b.last?.id ?? null),
+          rows.map((r) => JSON.stringify(r.b.consulted)),
+          rows.map((r) => JSON.stringify(r.state)),
+        ],
+      );
+      const bal: string[][] = [[], [], [], [], []];
+      for (const r of rows) {
+        for (const [venue, account, asset, qty] of r.state.balances) {
+          bal[0]!.push(r.b.book);
+          bal[1]!.push(venue);
+          bal[2]!.push(account);
+          bal[3]!.push(asset);
+          bal[4]!.push(qty);
+        }
+      }
+      await tx.query('DELETE FROM utl_balances WHERE book = ANY($1::text[])', [rows.map((r) => r.b.book)]);
+      if (bal[0]!.length > 0) {
+        await tx.query('INSERT INTO utl_balances (book, venue, account, asset, qty, as_of) SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[])', [...bal, seq]);
+      }
+    });
+  }
+
+  /** Drops checkpoints older than the newest `keep` (and book rows no kept checkpoint needs). */
+  async pruneCheckpoints(keep: number): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ seq: string }>('SELECT seq FROM utl_checkpoints ORDER BY seq DESC OFFSET $1 LIMIT 1', [keep - 1]);
+      const oldest = rows[0]?.seq;
+      if (oldest === undefined) return;
+      await tx.query('DELETE FROM utl_checkpoints WHERE seq < $1', [oldest]);
+      // A book row older than the oldest kept checkpoint is needed only if it is that book's latest before it.
+      await tx.query(
+        `DELETE FROM utl_checkpoint_books b WHERE b.seq < $1
+         AND EXISTS (SELECT 1 FROM utl_checkpoint_books n WHERE n.book = b.book AND n.seq > b.seq AND n.seq <= $1)`,
+        [oldest],
+      );
+    });
+  }
+
+  async latestCheckpoint(): Promise<Checkpoint | undefined> {
+    const { rows } = await this.sql.query<{ seq: string; ledger: string }>('SELECT seq, ledger FROM utl_checkpoints ORDER BY seq DESC LIMIT 1');
+    const cp = rows[0];
+    if (cp === undefined) return undefined;
+    const books = await this.sql.query<{ book: string; last_ts_us: string | null; last_id: string | null; consulted: string; state: string }>(
+      `SELECT DISTINCT ON (book) book, last_ts_us, last_id, consulted, state FROM utl_checkpoint_books WHERE seq <= $1 ORDER BY book, seq DESC`,
+      [cp.seq],
+    );
+    return {
+      seq: Number(cp.seq),
+      ledger: cp.ledger,
+      books: books.rows.map((r) => ({
+        book: r.book,
+        last: r.last_ts_us === null || r.last_id === null ? undefined : { ts: Number(r.last_ts_us), id: r.last_id },
+        consulted: JSON.parse(r.consulted) as string[],
+        state: JSON.parse(r.state) as BookSnapshot,
+      })),
+    };
+  }
+
+  async saveBases(bases: readonly { book: string; base: BookBase }[]): Promise<void> {
+    if (bases.length === 0) return;
+    await this.sql.query(
+      `INSERT INTO utl_book_bases (book, ts_us, id, state) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
+       ON CONFLICT (book, ts_us, id) DO UPDATE SET state = EXCLUDED.state`,
+      [bases.map((b) => b.book), bases.map((b) => String(b.base.key.ts)), bases.map((b) => b.base.key.id), bases.map((b) => JSON.stringify(snapshotBook(b.base.state)))],
+    );
+  }
+
+  // ---- reading the log ----
+
+  /** Events committed after `afterSeq`, in arrival order, at most `limit`. */
+  async tail(afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    const { rows } = await this.sql.query<{ seq: string; source: string; payload: string }>('SELECT seq, source, payload FROM utl_events WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]);
+    return rows.map((r) => ({ seq: Number(r.seq), source: r.source, payload: r.payload }));
+  }
+
+  /** Events of the log (for checks and tests): count and the highest seq. */
+  async counts(): Promise<{ events: number; maxSeq: number; rejected: number }> {
+    const { rows } = await this.sql.query<{ n: string; max: string | null; r: string }>('SELECT (SELECT count(*) FROM utl_event_keys) AS n, (SELECT max(seq) FROM utl_event_keys) AS max, (SELECT count(*) FROM utl_rejected) AS r');
+    const r = rows[0]!;
+    return { events: Number(r.n), maxSeq: Number(r.max ?? 0), rejected: Number(r.r) };
+  }
+
+  async consumerPosition(name: string): Promise<number | undefined> {
+    const { rows } = await this.sql.query<{ position: string }>('SELECT position FROM utl_consumers WHERE name = $1', [name]);
+    return rows[0] === undefined ? undefined : Number(rows[0].position);
+  }
+
+  // ---- HistoryStore ----
+
+  async baseBefore(book: string, before: Key): Promise<BookBase | undefined> {
+    const { rows } = await this.sql.query<{ ts_us: string; id: string; state: string }>(
+      'SELECT ts_us, id, state FROM utl_book_bases WHERE book = $1 AND (ts_us, id) < ($2::bigint, $3::text) ORDER BY ts_us DESC, id DESC LIMIT 1',
+      [book, String(before.ts), before.id],
+    );
+    const r = rows[0];
+    return r === undefined ? undefined : { key: { ts: Number(r.ts_us), id: r.id }, state: restoreBook(JSON.parse(r.state) as BookSnapshot) };
+  }
+
+  async bookEvents(book: string, from: Key | undefined): Promise<LedgerEvent[]> {
+    const window = await this.sql.query<{ id: string; payload: string }>(
+      `SELECT id, payload FROM utl_events WHERE book = $1 AND ts_us >= $2 AND seq <= $3 ORDER BY ts, id`,
+      [book, String(from?.ts ?? Number.MIN_SAFE_INTEGER), this.horizon],
+    );
+    // Trades an amend may have moved into the window from before it.
+    const amended = await this.sql.query<{ id: string; payload: string }>(
+      `SELECT e.id, e.payload FROM utl_event_keys k JOIN utl_events e ON e.book = k.book AND e.ts = k.ts AND e.id = k.id
+       WHERE k.book = $1 AND e.seq <= $2 AND k.id IN (SELECT target FROM utl_events WHERE target IS NOT NULL AND type = 'amend' AND seq <= $2)`,
+      [book, this.horizon],
+    );
+    const seen = new Set<string>();
+    const payloads: string[] = [];
+    for (const r of [...window.rows, ...amended.rows]) {
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      payloads.push(r.payload);
+    }
+    return this.withCorrections(payloads, [...seen]);
+  }
+
+  async eventWithCorrections(id: string): Promise<LedgerEvent[]> {
+    const { rows } = await this.sql.query<{ payload: string }>(
+      `SELECT e.payload FROM utl_event_keys k CROSS JOIN LATERAL (
+         SELECT payload, seq FROM utl_events x WHERE x.book = k.book AND x.ts = k.ts AND x.id = k.id
+         UNION ALL
+         SELECT payload, seq FROM utl_events x WHERE k.book IS NULL AND x.book IS NULL AND x.ts = k.ts AND x.id = k.id
+       ) e WHERE k.id = ANY($1::text[]) AND e.seq <= $2`,
+      [[id], this.horizon],
+    );
+    return rows.length === 0 ? [] : this.withCorrections(rows.map((r) => r.payload), [id]);
+  }
+
+  async dropBases(book: string, from: Key): Promise<void> {
+    await this.sql.query('DELETE FROM utl_book_bases WHERE book = $1 AND (ts_us, id) >= ($2::bigint, $3::text)', [book, String(from.ts), from.id]);
+  }
+
+  /** Events by id (stored ones; any order). */
+  async eventsById(ids: readonly string[]): Promise<LedgerEvent[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.sql.query<{ payload: string }>(
+      `SELECT e.payload FROM utl_event_keys k CROSS JOIN LATERAL (
+         SELECT payload, seq FROM utl_events x WHERE x.book = k.book AND x.ts = k.ts AND x.id = k.id
+         UNION ALL
+         SELECT payload, seq FROM utl_events x WHERE k.book IS NULL AND x.book IS NULL AND x.ts = k.ts AND x.id = k.id
+       ) e WHERE k.id = ANY($1::text[]) AND e.seq <= $2`,
+      [ids, Number.MAX_SAFE_INTEGER],
+    );
+    return rows.map((r) => decodeStored(r.payload, this.instruments));
+  }
+
+  /** The events, then every correction of them and of those (two levels: a cancel of an amend). */
+  private async withCorrections(payloads: string[], ids: string[]): Promise<LedgerEvent[]> {
+    const out = payloads.map((p) => decodeStored(p, this.instruments));
+    let targets = ids;
+    for (let round = 0; round < 2 && targets.length > 0; round++) {
+      const { rows } = await this.sql.query<{ id: string; payload: string }>(
+        'SELECT id, payload FROM utl_events WHERE target = ANY($1::text[]) AND seq <= $2 ORDER BY seq',
+        [targets, this.horizon],
+      );
+      for (const r of rows) out.push(decodeStored(r.payload, this.instruments));
+      targets = rows.map((r) => r.id);
+    }
+    return out;
+  }
+}
+
+function bookOf(e: LedgerEvent): string | null {
+  if (isBookEvent(e)) return e.book;
+  if (e.type === 'balance') return e.book ?? null;
+  return null;
+}
+
+const INSERT_EVENTS = `
+WITH c AS (
+  UPDATE utl_counters SET next = next + $1 WHERE name = 'event' RETURNING next - $1 AS base
+),
+input AS (
+  SELECT * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+    WITH ORDINALITY AS t(id, digest, ts, ts_us, type, book, target, source, payload, ord)
+),
+existing AS (
+  SELECT k.id, k.digest FROM utl_event_keys k WHERE k.id = ANY($2::text[])
+),
+keys AS (
+  INSERT INTO utl_event_keys (id, seq, digest, ts, book)
+  SELECT i.id, c.base + i.ord - 1, i.digest, i.ts, i.book FROM input i CROSS JOIN c
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id, seq
+),
+ev AS (
+  INSERT INTO utl_events (seq, ts, ts_us, id, type, book, target, source, payload)
+  SELECT k.seq, i.ts, i.ts_us, i.id, i.type, i.book, i.target, i.source, i.payload FROM keys k JOIN input i USING (id)
+)
+SELECT id, seq::text AS seq, NULL::text AS digest FROM keys
+UNION ALL
+SELECT id, NULL::text, digest FROM existing`;
+
+async function insertRejected(tx: SqlTx, rows: readonly Rejection[]): Promise<void> {
+  await tx.query(
+    'INSERT INTO utl_rejected (source, ref, event_id, code, message, raw) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])',
+    [
+      rows.map((r) => r.source),
+      rows.map((r) => r.ref),
+      rows.map((r) => r.id),
+      rows.map((r) => r.code),
+      rows.map((r) => r.message),
+      rows.map((r) => (typeof r.raw === 'string' ? Buffer.from(r.raw, 'utf8') : Buffer.from(r.raw))),
+    ],
+  );
+}
+
+async function insertVenueBalances(tx: SqlTx, events: readonly LedgerEvent[]): Promise<void> {
+  const cols: (string | null)[][] = [[], [], [], [], [], [], [], [], [], []];
+  for (const e of events) {
+    if (e.type !== 'balance') continue;
+    const vals = [e.id, formatTimestamp(e.ts), String(e.ts), e.book ?? null, e.venue, e.account, e.asset, e.total.toString(), e.free?.toString() ?? null, e.used?.toString() ?? null];
+    vals.forEach((v, i) => cols[i]!.push(v));
+  }
+  await tx.query(
+    `INSERT INTO utl_venue_balances (event_id, ts, ts_us, book, venue, account, asset, total, free, used)
+     SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[])
+     ON CONFLICT (event_id) DO NOTHING`,
+    cols,
+  );
+}
+
+export type { TsUs };
