@@ -114,6 +114,8 @@ export class Ledger {
   private readonly amends = new Map<string, AmendEvent[]>();
   /** Venue-reported balances, kept for reconciliation. */
   reports: BalanceEvent[] = [];
+  /** Books whose state changed since the last `takeChanged()`. */
+  private changed = new Set<string>();
   /** True once a book has a base (trim, rebase, restore): submissions check for history needs. */
   private windowed = false;
   /** Set in streaming mode when an event needed a rebook that could not be done. */
@@ -259,6 +261,7 @@ export class Ledger {
 
   private bookNext(l: BookLine, e: BookEvent): SubmitResult {
     const out = bookEvent(l.state, e, this.ctx, l.consulted);
+    this.changed.add(l.book);
     l.last = e;
     if (this.config.retain && l.timeline.length % this.config.snapshotEvery === 0) {
       l.snapshots.push({ index: l.timeline.length, state: l.state.clone() });
@@ -275,6 +278,7 @@ export class Ledger {
     l.state = snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone();
     const start = snap?.index ?? 0;
     l.last = start === 0 ? l.base : l.timeline[start - 1];
+    this.changed.add(l.book);
     for (let i = start; i < l.timeline.length; i++) {
       const e = l.timeline[i]!;
       bookEvent(l.state, e, this.ctx, l.consulted);
@@ -359,6 +363,13 @@ export class Ledger {
     if (list.length === 0) map.delete(c.target);
     const keys = [before, after].filter((k): k is BookEvent => k !== undefined).sort(compareEvents);
     return keys.length === 0 ? undefined : this.keyNeed(affected.book, keys[0]!);
+  }
+
+  /** The books whose state changed since the last call (booked, rebooked, rebased). */
+  takeChanged(): string[] {
+    const out = [...this.changed];
+    this.changed = new Set();
+    return out;
   }
 
   /** Whether an event with this id is held here (booked in a window, stored, or waiting). */

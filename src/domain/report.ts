@@ -106,6 +106,8 @@ export interface ReportOptions {
   readonly lots?: boolean;
   /** Keep positions that are flat with no PnL at all. */
   readonly includeFlat?: boolean;
+  /** Only these books (exposure then covers only them too). */
+  readonly books?: readonly string[];
 }
 
 const DISPLAY_SCALE = 8;
@@ -156,7 +158,9 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
   const bookAcc = new Map<string, Acc>();
   const venueAcc = new Map<string, Acc>();
 
+  const only = options.books === undefined ? undefined : new Set(options.books);
   for (const book of ledger.bookNames()) {
+    if (only !== undefined && !only.has(book)) continue;
     const s = ledger.bookState(book)!;
     const byVenueQty = venueQuantities(s);
     let realized = Dec.ZERO;

@@ -14,8 +14,7 @@ import type { HistoryStore } from '../../app/history.js';
 import type { Sql, SqlTx } from '../../app/ports.js';
 import type { BookState } from '../../domain/book.js';
 import { describeIssues, type RejectCode } from '../../domain/errors.js';
-import type { LedgerEvent, TsUs } from '../../domain/events.js';
-import { isBookEvent } from '../../domain/events.js';
+import { isBookEvent, type LedgerEvent, type TsUs } from '../../domain/events.js';
 import type { InstrumentRegistry } from '../../domain/instrument.js';
 import { contentText, type BookBase } from '../../domain/ledger.js';
 import type { Key } from '../../domain/marks.js';
@@ -100,7 +99,8 @@ export class PgStore implements HistoryStore {
 
   constructor(
     readonly sql: Sql,
-    private readonly instruments: InstrumentRegistry,
+    /** The registry stored events are decoded with: the ledger's. */
+    public instruments: InstrumentRegistry,
   ) {}
 
   migrate(): Promise<number[]> {
@@ -321,10 +321,11 @@ export class PgStore implements HistoryStore {
     return r === undefined ? undefined : { key: { ts: Number(r.ts_us), id: r.id }, state: restoreBook(JSON.parse(r.state) as BookSnapshot) };
   }
 
-  async bookEvents(book: string, from: Key | undefined): Promise<LedgerEvent[]> {
+  /** `until`: only what can be effective at or before it (as-of queries). */
+  async bookEvents(book: string, from: Key | undefined, until?: TsUs): Promise<LedgerEvent[]> {
     const window = await this.sql.query<{ id: string; payload: string }>(
-      `SELECT id, payload FROM utl_events WHERE book = $1 AND ts_us >= $2 AND seq <= $3 ORDER BY ts, id`,
-      [book, String(from?.ts ?? Number.MIN_SAFE_INTEGER), this.horizon],
+      `SELECT id, payload FROM utl_events WHERE book = $1 AND ($2::timestamptz IS NULL OR ts >= $2) AND ($3::timestamptz IS NULL OR ts <= $3) AND seq <= $4 ORDER BY ts, id`,
+      [book, from === undefined ? null : formatTimestamp(from.ts), until === undefined ? null : formatTimestamp(until), this.horizon],
     );
     // Trades an amend may have moved into the window from before it.
     const amended = await this.sql.query<{ id: string; payload: string }>(
@@ -448,4 +449,3 @@ async function insertVenueBalances(tx: SqlTx, events: readonly LedgerEvent[]): P
   );
 }
 
-export type { TsUs };
