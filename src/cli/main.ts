@@ -9,6 +9,8 @@ import cliProgress from 'cli-progress';
 import { readFileSync } from 'node:fs';
 import { parseBooksFile, type BookOverrides } from '../app/config.js';
 import { replayFiles, type ReplayOptions } from '../app/replay.js';
+import { DEFAULT_SERVICE_CONFIG } from '../app/service.js';
+import { DEFAULT_START, startService } from '../app/start.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { formatTimestamp, parseTimestamp } from '../domain/time.js';
 import { ASSET_RE } from '../domain/instrument.js';
@@ -92,6 +94,31 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       code = await runReplay(files, flags, out, err);
     });
 
+  program
+    .command('start')
+    .description('run the real-time service: events from NATS JetStream and HTTP, committed to PostgreSQL, booked, published')
+    .addOption(new Option('--method <method>', 'cost method').choices(COST_METHODS).default('fifo'))
+    .addOption(new Option('--fees <convention>', 'fee convention').choices(['separate', 'capitalise']).default('separate'))
+    .addOption(new Option('--pool <pool>', 'lots pooled per book, or per venue').choices(['book', 'venue']).default('book'))
+    .option('--books <file>', 'per-book settings (JSON), as for replay')
+    .option('--reporting <asset>', 'reporting currency', parseAsset, 'USD')
+    .option('--cash <assets>', 'comma-separated assets valued at 1 reporting unit and kept as cash', parseAssets, [])
+    .addOption(new Option('--host <host>', 'HTTP address to listen on').env('UTL_HOST').default('127.0.0.1'))
+    .addOption(new Option('--port <port>', 'HTTP port (0: any free port)').env('PORT').argParser(parsePort).default(8080))
+    .addOption(new Option('--data <dir>', 'data folder of the embedded PostgreSQL (when no DATABASE_URL)').env('UTL_DATA_DIR').default('.utl'))
+    .addOption(new Option('--database-url <url>', 'PostgreSQL server (default: the embedded one)').env('DATABASE_URL'))
+    .addOption(new Option('--nats-url <url>', 'NATS server with JetStream (default: an in-process bus)').env('NATS_URL'))
+    .addOption(new Option('--stream <name>', 'JetStream stream of inbound events').env('UTL_STREAM').default('UTL_EVENTS'))
+    .addOption(new Option('--subjects <prefix>', 'subject prefix of inbound events (<prefix>.<book>)').env('UTL_SUBJECTS').default('utl.events'))
+    .addOption(new Option('--consumer <name>', 'durable consumer name').env('UTL_CONSUMER').default('utl'))
+    .addOption(new Option('--batch-max <n>', 'most messages per commit').env('UTL_BATCH_MAX').argParser(parseCount).default(1000))
+    .addOption(new Option('--batch-wait-ms <ms>', 'longest wait for a batch to fill').env('UTL_BATCH_WAIT_MS').argParser(parseCount).default(5))
+    .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(50_000))
+    .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
+    .action(async (flags: StartFlags) => {
+      code = await runStart(flags, err);
+    });
+
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -101,25 +128,96 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   return code;
 }
 
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return n;
+}
+
+function parseCount(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+interface StartFlags {
+  method: CostMethod;
+  fees: 'separate' | 'capitalise';
+  pool: 'book' | 'venue';
+  books?: string;
+  reporting: string;
+  cash: string[];
+  host: string;
+  port: number;
+  data: string;
+  databaseUrl?: string;
+  natsUrl?: string;
+  stream: string;
+  subjects: string;
+  consumer: string;
+  batchMax: number;
+  batchWaitMs: number;
+  checkpointEvery: number;
+  logLevel: string;
+}
+
+function readBooks(path: string | undefined, command: string, err: NodeJS.WritableStream): BookOverrides | undefined {
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    err.write(`utl ${command}: cannot read --books ${path}: ${(e as Error).message}\n`);
+    return undefined;
+  }
+  const parsed = parseBooksFile(text);
+  if (!parsed.ok) {
+    err.write(`utl ${command}: --books ${path}:\n${parsed.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    return undefined;
+  }
+  return parsed.books;
+}
+
+/** Runs the service until SIGINT or SIGTERM, then stops it cleanly (last checkpoint). */
+async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<number> {
+  const books = readBooks(flags.books, 'start', err);
+  if (books === undefined) return EXIT_USAGE;
+  const running = await startService({
+    ...DEFAULT_START,
+    service: {
+      ...DEFAULT_SERVICE_CONFIG,
+      settings: { method: flags.method, fees: flags.fees, pool: flags.pool },
+      books,
+      reporting: flags.reporting,
+      cashLike: flags.cash,
+      consumer: flags.consumer,
+      batchMax: flags.batchMax,
+      batchWaitMs: flags.batchWaitMs,
+      checkpointEvery: flags.checkpointEvery,
+    },
+    databaseUrl: flags.databaseUrl,
+    natsUrl: flags.natsUrl,
+    dataDir: flags.data,
+    stream: flags.stream,
+    subjectPrefix: flags.subjects,
+    host: flags.host,
+    port: flags.port,
+    logLevel: flags.logLevel,
+  });
+  err.write(`utl: serving on ${running.url} (store: ${flags.databaseUrl === undefined ? `embedded, ${flags.data}` : 'PostgreSQL'}, inbound: ${flags.natsUrl === undefined ? 'HTTP POST /events' : `NATS ${flags.subjects}.<book>`})\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.stop();
+  return EXIT_OK;
+}
+
 async function runReplay(files: string[], flags: ReplayFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let bar: cliProgress.SingleBar | undefined;
   const tty = (err as { isTTY?: boolean }).isTTY === true;
-  let books: BookOverrides = {};
-  if (flags.books !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(flags.books, 'utf8');
-    } catch (e) {
-      err.write(`utl replay: cannot read --books ${flags.books}: ${(e as Error).message}\n`);
-      return EXIT_USAGE;
-    }
-    const parsed = parseBooksFile(text);
-    if (!parsed.ok) {
-      err.write(`utl replay: --books ${flags.books}:\n${parsed.problems.map((p) => `  ${p}`).join('\n')}\n`);
-      return EXIT_USAGE;
-    }
-    books = parsed.books;
-  }
+  const books = readBooks(flags.books, 'replay', err);
+  if (books === undefined) return EXIT_USAGE;
   const opts: ReplayOptions = {
     settings: { method: flags.method, fees: flags.fees, pool: flags.pool },
     books,

@@ -399,9 +399,19 @@ export class Ledger {
       out.push({ book: l.book, base: { key: l.base, state: snap.state } });
     }
     for (const [id, e] of this.seen) {
-      if (e.ts < cut && (e.type === 'price' || e.type === 'balance' || e.type === 'instrument')) this.forget(id);
+      // Kept when corrected: a correction's target stays known (and an invalid one stays reported).
+      if (e.ts < cut && (e.type === 'price' || e.type === 'balance' || e.type === 'instrument') && !this.cancels.has(id) && !this.amends.has(id)) this.forget(id);
     }
-    this.reports = this.reports.filter((r) => r.ts >= cut);
+    // Reports: those from `cut` on, and the latest before it of each (venue, account, asset).
+    const latest = new Map<string, BalanceEvent>();
+    for (const r of this.reports) {
+      if (r.ts >= cut) continue;
+      const k = `${r.venue}\u0000${r.account}\u0000${r.asset}`;
+      const had = latest.get(k);
+      if (had === undefined || compareEvents(had, r) < 0) latest.set(k, r);
+    }
+    const keep = new Set(latest.values());
+    this.reports = this.reports.filter((r) => r.ts >= cut || keep.has(r));
     return out;
   }
 

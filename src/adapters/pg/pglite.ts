@@ -1,5 +1,5 @@
 /**
- * The embedded store: PGlite (PostgreSQL 17 compiled to WebAssembly, running in this process)
+ * The embedded store: PGlite (PostgreSQL 18 compiled to WebAssembly, running in this process)
  * behind the `Sql` port, so `utl start` needs no database server by default.
  *
  * Invariants:
@@ -17,6 +17,10 @@
  * - One process at a time per data directory: PGlite itself takes no lock, and two processes
  *   writing one directory corrupt it. A lock file holding the owner's pid guards it; a lock left by
  *   a process that is gone (killed) is taken over.
+ *
+ * Durability: PGlite runs PostgreSQL with fsync off, and its file layer never calls fsync on the
+ * host. A committed transaction survives a crash or kill of this process (its writes are in the
+ * OS page cache) but not a power loss or kernel crash. docs/embedded-postgres.md has the details.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -94,12 +98,22 @@ function isAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
+    return !isZombie(pid);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ESRCH') return false;
     if (code === 'EPERM') return true; // alive, owned by another user
     throw err;
+  }
+}
+
+/** A process killed but not yet reaped by its parent (Linux): it holds nothing any more. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 

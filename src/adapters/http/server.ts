@@ -1,0 +1,143 @@
+/**
+ * The HTTP adapter (fastify): `POST /events` through the service's one commit path, the state
+ * (positions, books, exposure, as-of), rejections, health and readiness. Errors are RFC 9457
+ * problem+json with a stable `code`. Decimals are strings, as everywhere.
+ */
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { parseTimestamp } from '../../domain/time.js';
+import type { Service } from '../../app/service.js';
+
+export interface HttpOptions {
+  /** Largest request body (bytes). */
+  readonly bodyLimit: number;
+  /** Most events in one POST. */
+  readonly maxEvents: number;
+  readonly logger?: boolean;
+}
+
+export const DEFAULT_HTTP: HttpOptions = { bodyLimit: 16 << 20, maxEvents: 10_000 };
+
+function problem(reply: FastifyReply, status: number, code: string, title: string, detail?: string): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({ type: `https://utl.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title, status, code, ...(detail === undefined ? {} : { detail }) });
+}
+
+/** The events of a POST body: a JSON array, `{ "events": [...] }`, one object, or JSON Lines. */
+function eventsOf(body: string, contentType: string | undefined): unknown[] | string {
+  if (contentType?.includes('ndjson') === true || contentType?.includes('jsonl') === true || contentType?.startsWith('text/plain') === true) {
+    return body.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    return `body is not JSON: ${(err as Error).message}`;
+  }
+  if (Array.isArray(value)) return value as unknown[];
+  if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) return (value as { events: unknown[] }).events;
+  if (typeof value === 'object' && value !== null) return [value];
+  return 'expected a JSON array of events, {"events": [...]}, one event object, or JSON Lines';
+}
+
+export function buildServer(service: Service, options: Partial<HttpOptions> = {}): FastifyInstance {
+  const opts = { ...DEFAULT_HTTP, ...options };
+  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: opts.logger ?? false });
+  // Bodies are read as text: the idempotency digest is of the bytes sent, and JSON Lines is text.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status === 413) return problem(reply, 413, 'BODY_TOO_LARGE', 'Request body too large', `at most ${opts.bodyLimit} bytes`);
+    if (status < 500) return problem(reply, status, err.code ?? 'BAD_REQUEST', 'Bad request', err.message);
+    return problem(reply, 500, 'INTERNAL', 'Internal error', 'the error is logged');
+  });
+  app.setNotFoundHandler((req, reply) => problem(reply, 404, 'NOT_FOUND', 'Not found', `${req.method} ${req.url}`));
+
+  app.post('/events', async (req, reply) => {
+    const body = typeof req.body === 'string' ? req.body : '';
+    const events = eventsOf(body, req.headers['content-type']);
+    if (typeof events === 'string') return problem(reply, 400, 'BAD_BODY', 'Unreadable body', events);
+    if (events.length > opts.maxEvents) return problem(reply, 413, 'TOO_MANY_EVENTS', 'Too many events', `at most ${opts.maxEvents} per request, got ${events.length}`);
+    const keyHeader = req.headers['idempotency-key'];
+    const key = typeof keyHeader === 'string' && keyHeader.length > 0 ? keyHeader : undefined;
+    if (key !== undefined && key.length > 200) return problem(reply, 400, 'BAD_IDEMPOTENCY_KEY', 'Idempotency-Key too long', 'at most 200 characters');
+    const request = createHash('sha256').update(body).digest('hex');
+    if (key !== undefined) {
+      const prior = await service.store.idempotent(key);
+      if (prior !== undefined) return replay(reply, prior, request);
+    }
+    try {
+      const r = await service.submit(events, 'http', key === undefined ? undefined : { key, request });
+      return reply.code(r.status).type('application/json').send(r.body);
+    } catch (err) {
+      // Two requests with one key at once: the second's commit failed on the key; answer as the first.
+      if (key !== undefined) {
+        const prior = await service.store.idempotent(key);
+        if (prior !== undefined) return replay(reply, prior, request);
+      }
+      req.log.error({ err }, 'POST /events failed');
+      return problem(reply, 503, 'STORE_UNAVAILABLE', 'The store did not commit the batch', 'nothing was stored: retry with the same Idempotency-Key');
+    }
+  });
+
+  function replay(reply: FastifyReply, prior: { request: string; status: number; body: string }, request: string): FastifyReply {
+    if (prior.request !== request) return problem(reply, 422, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key already used for another request', 'a key names one request body');
+    return reply.code(prior.status).header('idempotent-replayed', 'true').type('application/json').send(prior.body);
+  }
+
+  app.get('/positions', async (req, reply) => {
+    const q = req.query as Record<string, string | undefined>;
+    const books = q.book === undefined ? undefined : q.book.split(',');
+    let at: number | undefined;
+    if (q.at !== undefined) {
+      at = parseTimestamp(q.at);
+      if (at === undefined) return problem(reply, 400, 'BAD_TIMESTAMP', 'Bad `at`', `expected ISO-8601 UTC, got ${JSON.stringify(q.at)}`);
+    }
+    const report = at === undefined ? service.report(books === undefined ? {} : { books }) : await service.reportAt(at, books === undefined ? {} : { books });
+    const positions = report.positions.filter((p) => (q.asset === undefined || p.asset === q.asset) && (q.venue === undefined || p.byVenue[q.venue] !== undefined));
+    return { asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq, positions };
+  });
+
+  app.get('/books', () => {
+    const r = service.report();
+    return { reporting: r.reporting, seq: service.stats.lastSeq, books: r.books };
+  });
+
+  app.get('/exposure', () => {
+    const r = service.report();
+    return { seq: service.stats.lastSeq, exposure: r.exposure };
+  });
+
+  app.get('/rejected', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
+    const before = q.before === undefined ? null : String(q.before);
+    const { rows } = await service.store.sql.query<{ rid: string; received_at: string; source: string; ref: string | null; event_id: string | null; code: string; message: string; raw: Buffer }>(
+      `SELECT rid::text, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, source, ref, event_id, code, message, raw
+       FROM utl_rejected WHERE ($1::bigint IS NULL OR rid < $1::bigint) ORDER BY rid DESC LIMIT $2`,
+      [before, limit],
+    );
+    const items = rows.map((r) => ({ id: r.rid, receivedAt: r.received_at, source: r.source, ref: r.ref, eventId: r.event_id, code: r.code, message: r.message, raw: r.raw.toString('utf8') }));
+    return { items, next: items.length === limit ? items[items.length - 1]!.id : null };
+  });
+
+  app.get('/state', () => ({ seq: service.stats.lastSeq, digest: service.digest(), stats: service.stats }));
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    if (!service.ready) return problem(reply, 503, 'NOT_READY', 'Restoring state', 'the service is replaying the log');
+    try {
+      await service.store.sql.query('SELECT 1');
+    } catch {
+      return problem(reply, 503, 'STORE_UNREACHABLE', 'The store does not answer');
+    }
+    return { status: 'ready', seq: service.stats.lastSeq };
+  });
+
+  return app;
+}

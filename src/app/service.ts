@@ -1,0 +1,464 @@
+/**
+ * The real-time service (`utl start`): events in from a durable source (JetStream, or the
+ * in-process bus) and over HTTP, committed to the store, then booked; position/PnL updates out.
+ *
+ * The order of things for every batch, which is what makes a crash lose and double nothing:
+ *   1. decode and validate each message (bad ones become rejections with their raw bytes);
+ *   2. commit the batch in ONE transaction: new events (idempotent by id), rejections, the
+ *      consumer's position, the HTTP idempotency answer;
+ *   3. only then book the new events, in commit order, into the in-memory ledger;
+ *   4. only then acknowledge the messages (poison ones are terminated: they are parked in the
+ *      store) and publish the touched books' updates.
+ * A crash before 2 redelivers the batch; between 2 and 4 the events are in the store, the
+ * restart books them from there, and their redelivery is a duplicate. The ledger is never ahead
+ * of the store, so the state after a restart is the state of the committed log.
+ *
+ * One writer: batches (from every source) go through one lane, one at a time.
+ */
+import { createHash } from 'node:crypto';
+import { TextDecoder } from 'node:util';
+import type { BookSettings } from '../domain/book.js';
+import { describeIssues, type RejectCode } from '../domain/errors.js';
+import type { LedgerEvent, TsUs } from '../domain/events.js';
+import { Ledger, type LedgerConfig } from '../domain/ledger.js';
+import { Dec } from '../domain/decimal.js';
+import { buildReport, stateDocument, type Report, type ReportOptions } from '../domain/report.js';
+import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
+import { decodeTradeLine } from '../domain/tradeline.js';
+import { validateEvent } from '../domain/validate.js';
+import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection } from '../adapters/pg/store.js';
+import { submitWithHistory } from './history.js';
+import type { Delivery, EventSource, UpdateSink } from './ports.js';
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ServiceConfig {
+  readonly reporting: string;
+  readonly cashLike: readonly string[];
+  readonly settings: BookSettings;
+  readonly books: Readonly<Record<string, Partial<BookSettings>>>;
+  /** Most messages in one commit. */
+  readonly batchMax: number;
+  /** Longest a message waits for its batch to fill (ms). */
+  readonly batchWaitMs: number;
+  /** A checkpoint after this many booked events… */
+  readonly checkpointEvery: number;
+  /** …or this long (ms) after the last one, whichever first. */
+  readonly checkpointIntervalMs: number;
+  /** Events this much older (µs of event time) than the newest stay in memory for cheap rebooks. */
+  readonly lateWindowUs: number;
+  /** Name of the inbound consumer (its position is kept in the store). */
+  readonly consumer: string;
+  /** Subject prefix of the updates: `<prefix>.<book>`. */
+  readonly updatesPrefix: string;
+  /** Delay before a message is redelivered after a transient fault (ms). */
+  readonly retryDelayMs: number;
+}
+
+export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
+  reporting: 'USD',
+  cashLike: [],
+  books: {},
+  batchMax: 1000,
+  batchWaitMs: 5,
+  checkpointEvery: 50_000,
+  checkpointIntervalMs: 10_000,
+  lateWindowUs: 3_600_000_000,
+  consumer: 'utl',
+  updatesPrefix: 'utl.updates',
+  retryDelayMs: 1000,
+};
+
+/** One event's fate in a batch, as the HTTP API reports it. */
+export interface EventResult {
+  readonly index: number;
+  readonly id: string | null;
+  readonly status: 'accepted' | 'duplicate' | 'rejected';
+  readonly code?: RejectCode;
+  readonly message?: string;
+}
+
+export interface ServiceStats {
+  booked: number;
+  duplicates: number;
+  rejected: number;
+  batches: number;
+  historyLoads: number;
+  lastSeq: number;
+  checkpoints: number;
+  commitErrors: number;
+}
+
+interface Decoded {
+  readonly incoming: Incoming[];
+  readonly rejected: Rejection[];
+  /** For each input: its index in `incoming`, or its rejection. */
+  readonly slots: ({ kind: 'event'; at: number } | { kind: 'rejected'; code: RejectCode; message: string; id: string | null })[];
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class Service {
+  ledger!: Ledger;
+  readonly stats: ServiceStats = { booked: 0, duplicates: 0, rejected: 0, batches: 0, historyLoads: 0, lastSeq: 0, checkpoints: 0, commitErrors: 0 };
+  ready = false;
+  private lane: Promise<unknown> = Promise.resolve();
+  private sinceCheckpoint = 0;
+  private lastCheckpointAt = Date.now();
+  private readonly checkpointDirty = new Set<string>();
+  private maxTs: TsUs = Number.MIN_SAFE_INTEGER;
+  private stopping = false;
+  private readonly sources: EventSource[] = [];
+  private readonly loops: Promise<void>[] = [];
+  /** Listeners of booked batches (the HTTP layer's streams, tests): books touched and the last seq. */
+  private readonly listeners = new Set<(books: readonly string[], seq: number) => void>();
+
+  constructor(
+    readonly store: PgStore,
+    private readonly sink: UpdateSink | undefined,
+    readonly config: ServiceConfig,
+    private readonly log: Logger,
+  ) {
+    this.ledger = this.newLedger();
+  }
+
+  private newLedger(until?: TsUs): Ledger {
+    const c: Partial<LedgerConfig> = { reporting: this.config.reporting, cashLike: this.config.cashLike, defaults: this.config.settings, books: this.config.books, until };
+    return new Ledger(c);
+  }
+
+  // ---- start-up: the latest checkpoint, then the tail of the log ----
+
+  async start(): Promise<{ restoredSeq: number; tail: number; ms: number }> {
+    const t0 = Date.now();
+    await this.store.migrate();
+    const r = await this.restore();
+    this.ready = true;
+    const ms = Date.now() - t0;
+    this.log.info({ restoredSeq: r.restoredSeq, tail: r.tail, ms }, 'ready');
+    if (r.tail >= this.config.checkpointEvery) await this.inLane(() => this.checkpoint());
+    return { ...r, ms };
+  }
+
+  /** Rebuilds the ledger from the store: latest checkpoint plus the tail after it. */
+  private async restore(): Promise<{ restoredSeq: number; tail: number }> {
+    const ledger = this.newLedger();
+    this.ledger = ledger;
+    const store = this.store;
+    store.instruments = ledger.instruments;
+    const cp = await store.latestCheckpoint();
+    let seq = 0;
+    if (cp !== undefined) {
+      const doc = JSON.parse(cp.ledger) as CheckpointDoc;
+      restoreMarks(ledger.marks, doc.marks);
+      for (const i of doc.instruments) ledger.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, Dec.of(i.multiplier));
+      for (const b of cp.books) ledger.restoreBook(b.book, b.last, b.consulted, restoreBook(b.state));
+      this.maxTs = doc.maxTs;
+      seq = cp.seq;
+      store.horizon = seq;
+      for (const e of await store.eventsById([...doc.reports, ...doc.pending])) await submitWithHistory(ledger, e, store);
+    }
+    let tail = 0;
+    for (;;) {
+      const rows = await store.tail(seq, 10_000);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const e = decodeStored(row.payload, ledger.instruments);
+        store.horizon = row.seq - 1;
+        await submitWithHistory(ledger, e, store);
+        store.horizon = row.seq;
+        seq = row.seq;
+        if (e.ts > this.maxTs) this.maxTs = e.ts;
+        tail++;
+      }
+    }
+    store.horizon = seq;
+    this.stats.lastSeq = seq;
+    for (const b of ledger.takeChanged()) this.checkpointDirty.add(b);
+    this.sinceCheckpoint = tail;
+    return { restoredSeq: cp?.seq ?? 0, tail };
+  }
+
+  // ---- sources ----
+
+  /** Consumes a source until `stop()`: batches by size and wait, one commit per batch. */
+  attach(source: EventSource): void {
+    this.sources.push(source);
+    this.loops.push(this.consume(source));
+  }
+
+  private async consume(source: EventSource): Promise<void> {
+    let batch: Delivery[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let flushing: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      if (batch.length === 0) return flushing;
+      const b = batch;
+      batch = [];
+      flushing = flushing.then(() => this.inLane(() => this.processDeliveries(b)));
+      return flushing;
+    };
+    try {
+      for await (const d of source.deliveries()) {
+        batch.push(d);
+        if (batch.length >= this.config.batchMax) await flush();
+        else timer ??= setTimeout(() => void flush(), this.config.batchWaitMs);
+        if (this.stopping) break;
+      }
+    } catch (err) {
+      if (!this.stopping) this.log.error({ err }, 'source failed');
+    } finally {
+      await flush();
+    }
+  }
+
+  private inLane<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(fn, fn);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
+
+  private async processDeliveries(batch: Delivery[]): Promise<void> {
+    const texts: (string | undefined)[] = batch.map((d) => {
+      try {
+        return utf8.decode(d.data);
+      } catch {
+        return undefined;
+      }
+    });
+    const decoded = this.decode(
+      texts.map((t, i) => ({ text: t, raw: batch[i]!.data })),
+      (i) => `${batch[i]!.subject}#${batch[i]!.seq}`,
+      'nats',
+    );
+    const position = batch.reduce((m, d) => Math.max(m, d.seq), 0);
+    let outcomes: Outcome[];
+    try {
+      ({ outcomes } = await this.store.commit({ events: decoded.incoming, rejected: decoded.rejected, consumer: { name: this.config.consumer, position } }));
+    } catch (err) {
+      this.stats.commitErrors++;
+      this.log.warn({ err: String(err), messages: batch.length }, 'commit failed: batch will be redelivered');
+      for (const d of batch) d.nak(this.config.retryDelayMs);
+      return;
+    }
+    await this.book(decoded.incoming, outcomes);
+    for (const [i, d] of batch.entries()) {
+      const slot = decoded.slots[i]!;
+      if (slot.kind === 'rejected') d.term(`${slot.code}: ${slot.message}`.slice(0, 200));
+      else d.ack();
+    }
+  }
+
+  // ---- HTTP: the same path ----
+
+  /** Commits and books a batch of wire events (parsed JSON values, or raw text lines). */
+  submit(values: readonly unknown[], source: string, idempotency?: { key: string; request: string }): Promise<{ status: number; body: string; results: EventResult[] }> {
+    return this.inLane(async () => {
+      const decoded = this.decode(
+        values.map((v) => (typeof v === 'string' ? { text: v, raw: v } : { value: v, raw: JSON.stringify(v) ?? 'undefined' })),
+        (i) => `${source}[${i}]`,
+        source,
+      );
+      let results: EventResult[] = [];
+      const answer = (outcomes: readonly Outcome[]): { status: number; body: string } => {
+        results = decoded.slots.map((slot, index) => {
+          if (slot.kind === 'rejected') return { index, id: slot.id, status: 'rejected', code: slot.code, message: slot.message };
+          const o = outcomes[slot.at]!;
+          const id = decoded.incoming[slot.at]!.event.id;
+          if (o.kind === 'new') return { index, id, status: 'accepted' };
+          if (o.kind === 'duplicate') return { index, id, status: 'duplicate' };
+          return { index, id, status: 'rejected', code: 'DUPLICATE_CONFLICT', message: o.message };
+        });
+        const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+        for (const r of results) counts[r.status]++;
+        return { status: 200, body: JSON.stringify({ ...counts, results }) };
+      };
+      const r = await this.store.commit({
+        events: decoded.incoming,
+        rejected: decoded.rejected,
+        ...(idempotency === undefined ? {} : { idempotency: { key: idempotency.key, request: idempotency.request, answer } }),
+      });
+      const a = r.answer ?? answer(r.outcomes);
+      await this.book(decoded.incoming, r.outcomes);
+      return { ...a, results };
+    });
+  }
+
+  // ---- the shared steps ----
+
+  private decode(inputs: readonly { text?: string | undefined; value?: unknown; raw: Uint8Array | string }[], ref: (i: number) => string, source: string): Decoded {
+    const incoming: Incoming[] = [];
+    const rejected: Rejection[] = [];
+    const slots: Decoded['slots'] = [];
+    const instruments = this.ledger.instruments;
+    inputs.forEach((input, i) => {
+      const reject = (code: RejectCode, message: string, id: string | null): void => {
+        rejected.push({ source, ref: ref(i), id, code, message, raw: input.raw });
+        slots.push({ kind: 'rejected', code, message, id });
+      };
+      let value = input.value;
+      if (input.text !== undefined) {
+        const trade = decodeTradeLine(input.text, instruments);
+        if (trade !== undefined) {
+          slots.push({ kind: 'event', at: incoming.length });
+          incoming.push({ event: trade, payload: input.text, source, ref: ref(i) });
+          return;
+        }
+        try {
+          value = JSON.parse(input.text);
+        } catch (err) {
+          reject('JSON_SYNTAX', `${ref(i)}: ${(err as Error).message}`, null);
+          return;
+        }
+      } else if (!('value' in input) && input.text === undefined) {
+        reject('JSON_SYNTAX', `${ref(i)}: not UTF-8 text`, null);
+        return;
+      }
+      const v = validateEvent(value, instruments);
+      if (!v.ok) {
+        const type = (value as { type?: unknown } | null)?.type;
+        reject(v.issues[0]!.code, describeIssues(`${typeof type === 'string' ? type : 'event'} ${v.id ?? ref(i)}`, v.issues), v.id ?? null);
+        return;
+      }
+      // Terms count from here for the rest of the batch (validation of later derivative events).
+      if (v.event.type === 'instrument') instruments.register(v.event.symbol, v.event.venue, v.event.multiplier);
+      slots.push({ kind: 'event', at: incoming.length });
+      incoming.push({ event: v.event, payload: input.text ?? JSON.stringify(value), source, ref: ref(i) });
+    });
+    return { incoming, rejected, slots };
+  }
+
+  /** Books the batch's new events in commit order; a failure here rebuilds from the store. */
+  private async book(incoming: readonly Incoming[], outcomes: readonly Outcome[]): Promise<void> {
+    const store = this.store;
+    let last = this.stats.lastSeq;
+    try {
+      for (const [i, x] of incoming.entries()) {
+        const o = outcomes[i]!;
+        if (o.kind === 'duplicate') this.stats.duplicates++;
+        if (o.kind === 'conflict') this.stats.rejected++;
+        if (o.kind !== 'new') continue;
+        store.horizon = o.seq - 1;
+        const r = await submitWithHistory(this.ledger, x.event, store);
+        store.horizon = o.seq;
+        last = o.seq;
+        if (x.event.ts > this.maxTs) this.maxTs = x.event.ts;
+        if (r.status === 'rejected') this.stats.rejected++;
+        else this.stats.booked++;
+        this.sinceCheckpoint++;
+      }
+    } catch (err) {
+      // The events are committed: the state is rebuilt from the store, which books them.
+      this.log.error({ err: String(err) }, 'booking failed: rebuilding from the store');
+      await this.restore();
+      last = this.stats.lastSeq;
+    }
+    this.stats.lastSeq = Math.max(this.stats.lastSeq, last);
+    this.stats.batches++;
+    const changed = this.ledger.takeChanged();
+    for (const b of changed) this.checkpointDirty.add(b);
+    if (changed.length > 0) this.publish(changed);
+    if (this.sinceCheckpoint >= this.config.checkpointEvery || (this.sinceCheckpoint > 0 && Date.now() - this.lastCheckpointAt >= this.config.checkpointIntervalMs)) {
+      await this.checkpoint();
+    }
+  }
+
+  /** Publishes each touched book's positions and PnL: one update per book per batch. */
+  private publish(books: readonly string[]): void {
+    for (const l of this.listeners) l(books, this.stats.lastSeq);
+    if (this.sink === undefined) return;
+    const report = buildReport(this.ledger, { books });
+    for (const book of books) {
+      const update = {
+        book,
+        seq: this.stats.lastSeq,
+        at: new Date().toISOString(),
+        summary: report.books.find((b) => b.book === book),
+        positions: report.positions.filter((p) => p.book === book),
+      };
+      this.sink.publish(`${this.config.updatesPrefix}.${book}`, Buffer.from(JSON.stringify(update)));
+    }
+  }
+
+  onBooked(listener: (books: readonly string[], seq: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A restart point, then the windows trimmed (their new bases stored for late events). */
+  private async checkpoint(): Promise<void> {
+    const seq = this.stats.lastSeq;
+    const doc: CheckpointDoc = {
+      marks: snapshotMarks(this.ledger.marks),
+      instruments: this.ledger.instruments.entries().map((i) => ({ symbol: i.symbol, venue: i.venue, multiplier: i.multiplier.toString() })),
+      pending: [...new Set([...this.ledger.pendingCorrections(), ...this.ledger.invalidCorrections().map((c) => c.id)])],
+      reports: this.ledger.reports.map((r) => r.id),
+      maxTs: this.maxTs,
+    };
+    const books = this.ledger.checkpoint().filter((b) => this.checkpointDirty.has(b.book));
+    try {
+      await this.store.saveCheckpoint(seq, JSON.stringify(doc), books);
+      this.checkpointDirty.clear();
+      await this.store.pruneCheckpoints(2);
+      await this.store.saveBases(this.ledger.trim(this.maxTs - this.config.lateWindowUs));
+      this.stats.checkpoints++;
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'checkpoint failed: will retry');
+    }
+    this.sinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
+  }
+
+  // ---- reading ----
+
+  report(options: ReportOptions = {}): Report {
+    return buildReport(this.ledger, options);
+  }
+
+  /** The state digest, computed as `utl replay` computes it. */
+  digest(): string {
+    return createHash('sha256').update(JSON.stringify(stateDocument(this.ledger))).digest('hex');
+  }
+
+  /** The state as of `ts`: each book from its stored base before `ts` and the log after it. */
+  async reportAt(ts: TsUs, options: ReportOptions = {}): Promise<Report> {
+    return this.inLane(async () => {
+      const l = this.newLedger(ts);
+      restoreMarks(l.marks, JSON.parse(JSON.stringify(snapshotMarks(this.ledger.marks))) as MarksSnapshot);
+      for (const i of this.ledger.instruments.entries()) l.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, i.multiplier);
+      const books = options.books ?? this.ledger.bookNames();
+      for (const book of books) {
+        const base = await this.store.baseBefore(book, { ts: ts + 1, id: '' });
+        const events: LedgerEvent[] = await this.store.bookEvents(book, base?.key, ts);
+        l.rebase(book, base, events);
+      }
+      return buildReport(l, options);
+    });
+  }
+
+  /** Stops the sources, finishes the batch in hand, takes a last checkpoint. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.sources.map((s) => s.close()));
+    await Promise.all(this.loops);
+    await this.inLane(async () => {
+      if (this.sinceCheckpoint > 0 || this.checkpointDirty.size > 0) await this.checkpoint();
+    });
+  }
+}
+
+interface CheckpointDoc {
+  marks: MarksSnapshot;
+  instruments: { symbol: string; venue: string; multiplier: string }[];
+  /** Corrections that wait for their target, or that target what they cannot correct (reported). */
+  pending: string[];
+  /** Venue-reported balances the ledger holds (the latest per venue, account and asset, and recent ones). */
+  reports: string[];
+  maxTs: TsUs;
+}

@@ -1,0 +1,106 @@
+/**
+ * The composition root of `utl start`: the store (PostgreSQL at DATABASE_URL, else the embedded
+ * PGlite in the data folder), the inbound source (NATS JetStream at NATS_URL, else the in-process
+ * bus), the service, and the HTTP server. Nothing else wires adapters together.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildServer, type HttpOptions } from '../adapters/http/server.js';
+import { InProcessBus } from '../adapters/nats/bus.js';
+import { connectNats, ensureEventStream, jetStreamSource, natsUpdateSink, type NatsConnection } from '../adapters/nats/jetstream.js';
+import { openSql } from '../adapters/pg/sql.js';
+import { PgStore } from '../adapters/pg/store.js';
+import { InstrumentRegistry } from '../domain/instrument.js';
+import type { Logger, ServiceConfig } from './service.js';
+import { Service } from './service.js';
+import type { EventSource, UpdateSink } from './ports.js';
+
+export interface StartOptions {
+  readonly service: ServiceConfig;
+  /** PostgreSQL server; undefined: the embedded store in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** NATS server; undefined: the in-process bus. */
+  readonly natsUrl: string | undefined;
+  readonly dataDir: string;
+  /** JetStream stream and the subjects it holds (`<subjectPrefix>.<book>`). */
+  readonly stream: string;
+  readonly subjectPrefix: string;
+  /** JetStream consumer: unacked messages at most, and redelivery after this long. */
+  readonly maxInFlight: number;
+  readonly ackWaitMs: number;
+  readonly host: string;
+  /** 0: any free port. */
+  readonly port: number;
+  readonly http: Partial<HttpOptions>;
+  readonly logLevel: string;
+}
+
+export const DEFAULT_START: Omit<StartOptions, 'service'> = {
+  databaseUrl: undefined,
+  natsUrl: undefined,
+  dataDir: '.utl',
+  stream: 'UTL_EVENTS',
+  subjectPrefix: 'utl.events',
+  maxInFlight: 20_000,
+  ackWaitMs: 30_000,
+  host: '127.0.0.1',
+  port: 8080,
+  http: {},
+  logLevel: 'info',
+};
+
+export interface Running {
+  readonly service: Service;
+  readonly url: string;
+  /** The in-process bus when no NATS_URL was given (publish events to it; listen to updates). */
+  readonly bus: InProcessBus | undefined;
+  readonly startup: { restoredSeq: number; tail: number; ms: number };
+  stop(): Promise<void>;
+}
+
+export async function startService(opts: StartOptions, logger?: Logger): Promise<Running> {
+  const log = logger ?? pino({ level: opts.logLevel }, pino.destination(2));
+  if (opts.databaseUrl === undefined) mkdirSync(opts.dataDir, { recursive: true });
+  const sql = await openSql({ databaseUrl: opts.databaseUrl, dataDir: join(opts.dataDir, 'pg') });
+  const store = new PgStore(sql, new InstrumentRegistry());
+
+  let nc: NatsConnection | undefined;
+  let bus: InProcessBus | undefined;
+  let source: EventSource;
+  let sink: UpdateSink;
+  if (opts.natsUrl !== undefined) {
+    nc = await connectNats(opts.natsUrl, 'utl');
+    await ensureEventStream(nc, { stream: opts.stream, subjects: [`${opts.subjectPrefix}.>`] });
+    source = await jetStreamSource(nc, { stream: opts.stream, consumer: opts.service.consumer, maxInFlight: opts.maxInFlight, ackWaitMs: opts.ackWaitMs, batch: Math.min(opts.service.batchMax, opts.maxInFlight) });
+    sink = natsUpdateSink(nc);
+  } else {
+    bus = new InProcessBus({ maxInFlight: opts.maxInFlight, ackWaitMs: opts.ackWaitMs });
+    source = bus.source();
+    sink = bus.sink();
+  }
+
+  const service = new Service(store, sink, opts.service, log);
+  const startup = await service.start();
+  service.attach(source);
+  const app = buildServer(service, opts.http);
+  const url = await app.listen({ host: opts.host, port: opts.port });
+  log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');
+
+  let stopped = false;
+  return {
+    service,
+    url,
+    bus,
+    startup,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await app.close();
+      await service.stop();
+      await sink.close();
+      if (nc !== undefined) await nc.drain().catch(() => undefined);
+      await sql.close();
+    },
+  };
+}
