@@ -125,6 +125,13 @@ export function pgSql(connectionString: string, opts: PgSqlOptions = {}): PgSql 
     const state: TransactionScope = { open: true };
     // Set when the connection may be in an unknown state: `release(broken)` then destroys it.
     let broken: Error | undefined;
+    // A checked-out client has no pool listener: a connection that dies between two statements
+    // (terminated by the server, say) would emit an unhandled 'error' and crash the process.
+    const onError = (err: Error): void => {
+      broken = err;
+      opts.onError?.(err);
+    };
+    client.on('error', onError);
     const tx: SqlTx = {
       query: async <R = Record<string, unknown>>(text: string, params?: readonly unknown[]) => {
         if (!state.open) throw new Error('query() on a transaction that has ended');
@@ -139,6 +146,7 @@ export function pgSql(connectionString: string, opts: PgSqlOptions = {}): PgSql 
       await client.query('BEGIN');
     } catch (err) {
       state.open = false;
+      client.off('error', onError);
       client.release(err as Error);
       throw err;
     }
@@ -164,6 +172,7 @@ export function pgSql(connectionString: string, opts: PgSqlOptions = {}): PgSql 
       return value;
     } finally {
       state.open = false;
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -1,0 +1,169 @@
+/**
+ * The service against the real PostgreSQL (a fresh database) and the real NATS JetStream (a
+ * stream of its own; a private server where the test restarts it): whatever the broker does —
+ * duplicates, redeliveries, poison in the middle of a batch, a restart — and whatever the database
+ * does — its connections dropped mid-batch — the state ends equal to `utl replay` of the same log.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase } from '../../test/support/pg.js';
+import { privateNats } from '../../test/support/nats-server.js';
+import { generatedLines, offline, quiet, serviceConfig, startOptions, subjectOf, uniqueNames, waitUntil } from '../../test/support/service.js';
+import { connectNats, publishAll, type NatsConnection, type OutboundMessage } from '../adapters/nats/jetstream.js';
+import { pgSql } from '../adapters/pg/sql.js';
+import { startService, type Running } from './start.js';
+
+const SHARED_NATS = process.env.UTL_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+describe('service on PostgreSQL and JetStream', () => {
+  let db: { url: string; name: string; drop: () => Promise<void> };
+  let nc: NatsConnection;
+  const names = uniqueNames();
+  let running: Running | undefined;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    nc = await connectNats(SHARED_NATS, 'utl-test');
+  });
+  afterAll(async () => {
+    await running?.stop();
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(names.stream).catch(() => undefined);
+    await nc.close();
+    await db.drop();
+  });
+
+  it('books duplicates, conflicts, poison and corrections from the stream exactly as utl replay does; updates go out', async () => {
+    running = await startService(
+      startOptions({ databaseUrl: db.url, natsUrl: SHARED_NATS, stream: names.stream, subjectPrefix: names.subjects, service: serviceConfig({ consumer: names.consumer, updatesPrefix: names.updates, batchMax: 200 }) }),
+      quiet,
+    );
+    const updates = new Map<string, number>();
+    const sub = nc.subscribe(`${names.updates}.>`, {
+      callback: (_err, m) => {
+        const u = m.json<{ book: string; seq: number }>();
+        updates.set(u.book, Math.max(updates.get(u.book) ?? 0, u.seq));
+      },
+    });
+
+    const lines = generatedLines(3000);
+    const arrival: string[] = [...lines];
+    // A late fill, a cancel and an amend, a repeat of an id with the same content, one with other content.
+    const late = lines.find((l) => l.includes('"type":"trade"'))!.replace(/"id":"[^"]+"/, '"id":"late-1"');
+    const target = /"id":"([^"]+)"/.exec(lines[500]!.includes('"trade"') ? lines[500]! : lines[501]!)![1]!;
+    arrival.push(late, `{"type":"cancel","id":"cx1","ts":"2026-01-01T00:00:00Z","target":"${target}"}`);
+    arrival.push(lines[10]!, lines[11]!.replace(/"qty":"[^"]+"/, '"qty":"999"'));
+    const messages: OutboundMessage[] = arrival.map((l, i) => ({ subject: subjectOf(names.subjects, l), data: Buffer.from(l), msgId: `m${i}` }));
+    // Poison in the middle: not UTF-8, not JSON, JSON that is no event. And a broker-level duplicate (same msgId).
+    messages.splice(1500, 0, { subject: `${names.subjects}.b1`, data: new Uint8Array([0xc3, 0x28, 0x7b]), msgId: 'p1' });
+    messages.splice(1700, 0, { subject: `${names.subjects}.b1`, data: Buffer.from('{"type":"trade",'), msgId: 'p2' });
+    messages.splice(1900, 0, { subject: `${names.subjects}.b1`, data: Buffer.from('{"type":"trade","id":"t-bad","ts":"2026-01-01T00:00:00Z","book":"b1","venue":"v","instrument":"BTC/USD","side":"hold","qty":"1","price":"1"}'), msgId: 'p3' });
+    messages.push({ subject: subjectOf(names.subjects, arrival[0]!), data: Buffer.from(arrival[0]!), msgId: 'm0' });
+    const sent = await publishAll(nc, messages);
+    expect(sent.duplicates).toBe(1);
+
+    const expected = await offline(arrival);
+    await waitUntil(async () => (await running!.service.store.consumerPosition(names.consumer)) === messages.length - 1, 60_000, 'the consumer to reach the end of the stream');
+    await waitUntil(() => running!.service.stats.lastSeq > 0, 5_000, 'booking');
+    expect(running.service.digest()).toBe(expected.digest);
+
+    const store = running.service.store;
+    const counts = await store.counts();
+    expect(counts.events).toBe(arrival.length - 2); // the repeat and the conflict are not stored again
+    const rejected = await store.sql.query<{ code: string; raw: Buffer; ref: string }>('SELECT code, raw, ref FROM utl_rejected ORDER BY rid');
+    expect(rejected.rows.map((r) => r.code)).toEqual(['JSON_SYNTAX', 'JSON_SYNTAX', 'UNKNOWN_SIDE', 'DUPLICATE_CONFLICT']);
+    expect([...rejected.rows[0]!.raw]).toEqual([0xc3, 0x28, 0x7b]);
+    expect(rejected.rows[0]!.ref).toMatch(new RegExp(`^${names.subjects.replace('.', '\\.')}\\.b1#\\d+$`));
+
+    await waitUntil(() => updates.size > 0 && [...updates.values()].some((s) => s === running!.service.stats.lastSeq), 5_000, 'an update with the last seq');
+    for (const b of running.service.report().books) expect(updates.has(b.book)).toBe(true);
+    sub.unsubscribe();
+  });
+
+  it('redelivered messages (published again under new ids) are harmless', async () => {
+    const before = running!.service.digest();
+    const lines = generatedLines(3000);
+    const again: OutboundMessage[] = lines.slice(0, 400).map((l, i) => ({ subject: subjectOf(names.subjects, l), data: Buffer.from(l), msgId: `again${i}` }));
+    const position = (await running!.service.store.consumerPosition(names.consumer))!;
+    await publishAll(nc, again);
+    await waitUntil(async () => (await running!.service.store.consumerPosition(names.consumer)) === position + again.length, 30_000, 'the repeats to be consumed');
+    expect(running!.service.digest()).toBe(before);
+  });
+});
+
+describe('service faults', () => {
+  it('PostgreSQL connections dropped mid-stream: it reconnects, goes on, and loses or doubles nothing', async () => {
+    const db = await freshDatabase();
+    const nc = await connectNats(SHARED_NATS, 'utl-test');
+    const names = uniqueNames();
+    const running = await startService(
+      startOptions({ databaseUrl: db.url, natsUrl: SHARED_NATS, stream: names.stream, subjectPrefix: names.subjects, service: serviceConfig({ consumer: names.consumer, batchMax: 100, retryDelayMs: 100 }) }),
+      quiet,
+    );
+    const admin = pgSql('postgres://root@127.0.0.1:5432/postgres');
+    try {
+      const lines = generatedLines(20_000, 11);
+      const publishing = publishAll(nc, lines.map((l, i) => ({ subject: subjectOf(names.subjects, l), data: Buffer.from(l), msgId: `m${i}` })));
+      let kills = 0;
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name]);
+        kills += r.rowCount;
+      }
+      await publishing;
+      expect(kills).toBeGreaterThan(0);
+      const expected = await offline(lines);
+      await waitUntil(async () => (await running.service.store.consumerPosition(names.consumer).catch(() => 0)) === lines.length, 90_000, 'the whole stream to be committed');
+      await waitUntil(() => running.service.digest() === expected.digest, 10_000, 'the state to equal the offline replay');
+      expect((await running.service.store.counts()).events).toBe(lines.length);
+    } finally {
+      await running.stop();
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(names.stream).catch(() => undefined);
+      await nc.close();
+      await admin.close();
+      await db.drop();
+    }
+  }, 120_000);
+
+  it('NATS restarted mid-stream (a private server): every message arrives, the state equals utl replay', async () => {
+    const nats = await privateNats();
+    const db = await freshDatabase();
+    const names = uniqueNames();
+    const running = await startService(
+      startOptions({ databaseUrl: db.url, natsUrl: nats.url, stream: names.stream, subjectPrefix: names.subjects, service: serviceConfig({ consumer: names.consumer, batchMax: 200 }) }),
+      quiet,
+    );
+    const nc = await connectNats(nats.url, 'utl-test');
+    try {
+      const lines = generatedLines(20_000, 13);
+      const msgs = lines.map((l, i) => ({ subject: subjectOf(names.subjects, l), data: Buffer.from(l), msgId: `m${i}` }));
+      await publishAll(nc, msgs.slice(0, 10_000));
+      await waitUntil(() => running.service.stats.lastSeq > 2_000, 30_000, 'some booking');
+      await nats.restart({ hard: true, downMs: 300 });
+      // JetStream recovers its streams after the restart; publish the rest once it answers.
+      await waitUntil(
+        async () => {
+          try {
+            await (await jetstreamManager(nc)).streams.info(names.stream);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+        'JetStream to be back',
+      );
+      await publishAll(nc, msgs.slice(10_000));
+      const expected = await offline(lines);
+      await waitUntil(async () => (await running.service.store.consumerPosition(names.consumer)) === lines.length, 90_000, 'the whole stream to be committed');
+      await waitUntil(() => running.service.digest() === expected.digest, 10_000, 'the state to equal the offline replay');
+      expect((await running.service.store.counts()).events).toBe(lines.length);
+    } finally {
+      await running.stop();
+      await nc.close();
+      await db.drop();
+      await nats.stop();
+    }
+  }, 120_000);
+});
