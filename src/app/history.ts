@@ -37,11 +37,15 @@ export interface HistoryStore {
 const MAX_LOADS = 64;
 
 /** Submits one event, loading whatever history it needs first. */
-export async function submitWithHistory(ledger: Ledger, e: LedgerEvent, store: HistoryStore): Promise<SubmitResult> {
-  if ((e.type === 'cancel' || e.type === 'amend') && !ledger.knows(e.target)) await recall(ledger, e.target, store, 0);
+export async function submitWithHistory(ledger: Ledger, e: LedgerEvent, store: HistoryStore, onLoad?: () => void): Promise<SubmitResult> {
+  if ((e.type === 'cancel' || e.type === 'amend') && !ledger.knows(e.target)) {
+    onLoad?.();
+    await recall(ledger, e.target, store, 0);
+  }
   for (let i = 0; i < MAX_LOADS; i++) {
     const r = ledger.submit(e);
     if (r.status !== 'history') return r;
+    onLoad?.();
     await loadHistory(ledger, r.need, store);
   }
   throw new Error(`${e.type} ${e.id}: history loads did not converge`);

@@ -126,6 +126,10 @@ export class Service {
     this.ledger = this.newLedger();
   }
 
+  private readonly countLoad = (): void => {
+    this.stats.historyLoads++;
+  };
+
   private newLedger(until?: TsUs): Ledger {
     const c: Partial<LedgerConfig> = { reporting: this.config.reporting, cashLike: this.config.cashLike, defaults: this.config.settings, books: this.config.books, until };
     return new Ledger(c);
@@ -169,7 +173,7 @@ export class Service {
       for (const row of rows) {
         const e = decodeStored(row.payload, ledger.instruments);
         store.horizon = row.seq - 1;
-        await submitWithHistory(ledger, e, store);
+        await submitWithHistory(ledger, e, store, this.countLoad);
         store.horizon = row.seq;
         seq = row.seq;
         if (e.ts > this.maxTs) this.maxTs = e.ts;
@@ -345,7 +349,7 @@ export class Service {
         if (o.kind === 'conflict') this.stats.rejected++;
         if (o.kind !== 'new') continue;
         store.horizon = o.seq - 1;
-        const r = await submitWithHistory(this.ledger, x.event, store);
+        const r = await submitWithHistory(this.ledger, x.event, store, this.countLoad);
         store.horizon = o.seq;
         last = o.seq;
         if (x.event.ts > this.maxTs) this.maxTs = x.event.ts;

@@ -43,7 +43,7 @@ export const DEFAULT_START: Omit<StartOptions, 'service'> = {
   stream: 'UTL_EVENTS',
   subjectPrefix: 'utl.events',
   maxInFlight: 20_000,
-  ackWaitMs: 30_000,
+  ackWaitMs: 10_000,
   host: '127.0.0.1',
   port: 8080,
   http: {},

@@ -113,6 +113,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--consumer <name>', 'durable consumer name').env('UTL_CONSUMER').default('utl'))
     .addOption(new Option('--batch-max <n>', 'most messages per commit').env('UTL_BATCH_MAX').argParser(parseCount).default(1000))
     .addOption(new Option('--batch-wait-ms <ms>', 'longest wait for a batch to fill').env('UTL_BATCH_WAIT_MS').argParser(parseCount).default(5))
+    .addOption(new Option('--ack-wait-ms <ms>', 'JetStream redelivers a message not acknowledged within this time').env('UTL_ACK_WAIT_MS').argParser(parseCount).default(10_000))
     .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(50_000))
     .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
     .action(async (flags: StartFlags) => {
@@ -158,6 +159,7 @@ interface StartFlags {
   batchMax: number;
   batchWaitMs: number;
   checkpointEvery: number;
+  ackWaitMs: number;
   logLevel: string;
 }
 
@@ -200,6 +202,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     dataDir: flags.data,
     stream: flags.stream,
     subjectPrefix: flags.subjects,
+    ackWaitMs: flags.ackWaitMs,
     host: flags.host,
     port: flags.port,
     logLevel: flags.logLevel,
