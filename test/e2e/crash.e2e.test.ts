@@ -52,7 +52,7 @@ describe('kill -9 while fills stream in', () => {
     let stderr = '';
     const spawnService = (): ChildProcess => {
       const c = spawn(process.execPath, ['bin/utl.js', 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      c.stderr!.on('data', (d: Buffer) => {
+      c.stderr.on('data', (d: Buffer) => {
         stderr = (stderr + d.toString()).slice(-20_000);
       });
       return c;
