@@ -51,6 +51,16 @@ export async function submitWithHistory(ledger: Ledger, e: LedgerEvent, store: H
   throw new Error(`${e.type} ${e.id}: history loads did not converge`);
 }
 
+/**
+ * The synchronous path of `submitWithHistory`: the result, or undefined when the event needs
+ * history (nothing was changed then). Most events never do, and skip the promise machinery.
+ */
+export function submitInMemory(ledger: Ledger, e: LedgerEvent): SubmitResult | undefined {
+  if ((e.type === 'cancel' || e.type === 'amend') && !ledger.knows(e.target)) return undefined;
+  const r = ledger.submit(e);
+  return r.status === 'history' ? undefined : r;
+}
+
 /** Answers one history need: the book from its nearest stored base before the change. */
 export async function loadHistory(ledger: Ledger, need: HistoryNeed, store: HistoryStore): Promise<void> {
   const base = await store.baseBefore(need.book, need.before);

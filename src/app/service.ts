@@ -27,7 +27,7 @@ import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '..
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection } from '../adapters/pg/store.js';
-import { submitWithHistory } from './history.js';
+import { submitInMemory, submitWithHistory } from './history.js';
 import type { Delivery, EventSource, UpdateSink } from './ports.js';
 
 export interface Logger {
@@ -106,7 +106,12 @@ export class Service {
   ledger!: Ledger;
   readonly stats: ServiceStats = { booked: 0, duplicates: 0, rejected: 0, batches: 0, historyLoads: 0, lastSeq: 0, checkpoints: 0, commitErrors: 0 };
   ready = false;
+  /** Commits, one batch at a time, in order. */
   private lane: Promise<unknown> = Promise.resolve();
+  /** Booking (and everything that reads the ledger), one batch at a time, in commit order. */
+  private bookLane: Promise<unknown> = Promise.resolve();
+  /** Batches committed and not yet booked: the commit lane waits when this grows past 2. */
+  private unbooked = 0;
   private sinceCheckpoint = 0;
   private lastCheckpointAt = Date.now();
   private readonly checkpointDirty = new Set<string>();
@@ -144,7 +149,7 @@ export class Service {
     this.ready = true;
     const ms = Date.now() - t0;
     this.log.info({ restoredSeq: r.restoredSeq, tail: r.tail, ms }, 'ready');
-    if (r.tail >= this.config.checkpointEvery) await this.inLane(() => this.checkpoint());
+    if (r.tail >= this.config.checkpointEvery) await this.inBookLane(() => this.checkpoint());
     return { ...r, ms };
   }
 
@@ -173,7 +178,7 @@ export class Service {
       for (const row of rows) {
         const e = decodeStored(row.payload, ledger.instruments);
         store.horizon = row.seq - 1;
-        await submitWithHistory(ledger, e, store, this.countLoad);
+        if (submitInMemory(ledger, e) === undefined) await submitWithHistory(ledger, e, store, this.countLoad);
         store.horizon = row.seq;
         seq = row.seq;
         if (e.ts > this.maxTs) this.maxTs = e.ts;
@@ -195,30 +200,40 @@ export class Service {
     this.loops.push(this.consume(source));
   }
 
+  /**
+   * Batches by size and wait. A full batch is decoded at once and queued for the lane; the loop
+   * goes on filling the next one while the lane commits (at most two batches ahead), so
+   * PostgreSQL's work overlaps this process's.
+   */
   private async consume(source: EventSource): Promise<void> {
     let batch: Delivery[] = [];
     let timer: NodeJS.Timeout | undefined;
-    let flushing: Promise<void> = Promise.resolve();
-    const flush = (): Promise<void> => {
+    const queued: Promise<void>[] = [];
+    const flush = (): void => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      if (batch.length === 0) return flushing;
+      if (batch.length === 0) return;
       const b = batch;
       batch = [];
-      flushing = flushing.then(() => this.inLane(() => this.processDeliveries(b)));
-      return flushing;
+      const decoded = this.decodeDeliveries(b);
+      const p = this.inLane(() => this.processDeliveries(b, decoded));
+      queued.push(p);
+      void p.finally(() => queued.splice(queued.indexOf(p), 1));
     };
     try {
       for await (const d of source.deliveries()) {
         batch.push(d);
-        if (batch.length >= this.config.batchMax) await flush();
-        else timer ??= setTimeout(() => void flush(), this.config.batchWaitMs);
+        if (batch.length >= this.config.batchMax) {
+          flush();
+          while (queued.length >= 2) await queued[0];
+        } else timer ??= setTimeout(flush, this.config.batchWaitMs);
         if (this.stopping) break;
       }
     } catch (err) {
       if (!this.stopping) this.log.error({ err }, 'source failed');
     } finally {
-      await flush();
+      flush();
+      await Promise.all([...queued]);
     }
   }
 
@@ -228,7 +243,31 @@ export class Service {
     return run;
   }
 
-  private async processDeliveries(batch: Delivery[]): Promise<void> {
+  private inBookLane<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.bookLane.then(fn, fn);
+    this.bookLane = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Books a committed batch after the batches committed before it, while the commit lane goes
+   * on with the next one (PostgreSQL commits batch N+1 while this process books batch N).
+   */
+  private async afterCommit<T>(fn: () => Promise<T>): Promise<{ booked: Promise<T> }> {
+    while (this.unbooked >= 2) await this.bookLane;
+    this.unbooked++;
+    // Wrapped: a promise returned from an async function would be awaited, not handed over.
+    const booked = this.inBookLane(async () => {
+      try {
+        return await fn();
+      } finally {
+        this.unbooked--;
+      }
+    });
+    return { booked };
+  }
+
+  private decodeDeliveries(batch: readonly Delivery[]): Decoded {
     const texts: (string | undefined)[] = batch.map((d) => {
       try {
         return utf8.decode(d.data);
@@ -236,11 +275,14 @@ export class Service {
         return undefined;
       }
     });
-    const decoded = this.decode(
+    return this.decode(
       texts.map((t, i) => ({ text: t, raw: batch[i]!.data })),
       (i) => `${batch[i]!.subject}#${batch[i]!.seq}`,
       'nats',
     );
+  }
+
+  private async processDeliveries(batch: readonly Delivery[], decoded: Decoded): Promise<void> {
     const position = batch.reduce((m, d) => Math.max(m, d.seq), 0);
     let outcomes: Outcome[];
     try {
@@ -251,19 +293,22 @@ export class Service {
       for (const d of batch) d.nak(this.config.retryDelayMs);
       return;
     }
-    await this.book(decoded.incoming, outcomes);
-    for (const [i, d] of batch.entries()) {
-      const slot = decoded.slots[i]!;
-      if (slot.kind === 'rejected') d.term(`${slot.code}: ${slot.message}`.slice(0, 200));
-      else d.ack();
-    }
+    const { booked } = await this.afterCommit(async () => {
+      await this.book(decoded.incoming, outcomes);
+      for (const [i, d] of batch.entries()) {
+        const slot = decoded.slots[i]!;
+        if (slot.kind === 'rejected') d.term(`${slot.code}: ${slot.message}`.slice(0, 200));
+        else d.ack();
+      }
+    });
+    booked.catch((err: unknown) => this.log.error({ err: String(err) }, 'booking a batch failed'));
   }
 
   // ---- HTTP: the same path ----
 
   /** Commits and books a batch of wire events (parsed JSON values, or raw text lines). */
-  submit(values: readonly unknown[], source: string, idempotency?: { key: string; request: string }): Promise<{ status: number; body: string; results: EventResult[] }> {
-    return this.inLane(async () => {
+  async submit(values: readonly unknown[], source: string, idempotency?: { key: string; request: string }): Promise<{ status: number; body: string; results: EventResult[] }> {
+    const { booked } = await this.inLane(async () => {
       const decoded = this.decode(
         values.map((v) => (typeof v === 'string' ? { text: v, raw: v } : { value: v, raw: JSON.stringify(v) ?? 'undefined' })),
         (i) => `${source}[${i}]`,
@@ -289,9 +334,13 @@ export class Service {
         ...(idempotency === undefined ? {} : { idempotency: { key: idempotency.key, request: idempotency.request, answer } }),
       });
       const a = r.answer ?? answer(r.outcomes);
-      await this.book(decoded.incoming, r.outcomes);
-      return { ...a, results };
+      // Answered once booked: a read after the response sees the events.
+      return this.afterCommit(async () => {
+        await this.book(decoded.incoming, r.outcomes);
+        return { ...a, results };
+      });
     });
+    return booked;
   }
 
   // ---- the shared steps ----
@@ -347,9 +396,9 @@ export class Service {
         const o = outcomes[i]!;
         if (o.kind === 'duplicate') this.stats.duplicates++;
         if (o.kind === 'conflict') this.stats.rejected++;
-        if (o.kind !== 'new') continue;
+        if (o.kind !== 'new' || o.seq <= this.stats.lastSeq) continue; // booked already by a restore
         store.horizon = o.seq - 1;
-        const r = await submitWithHistory(this.ledger, x.event, store, this.countLoad);
+        const r = submitInMemory(this.ledger, x.event) ?? (await submitWithHistory(this.ledger, x.event, store, this.countLoad));
         store.horizon = o.seq;
         last = o.seq;
         if (x.event.ts > this.maxTs) this.maxTs = x.event.ts;
@@ -432,7 +481,7 @@ export class Service {
 
   /** The state as of `ts`: each book from its stored base before `ts` and the log after it. */
   async reportAt(ts: TsUs, options: ReportOptions = {}): Promise<Report> {
-    return this.inLane(async () => {
+    return this.inBookLane(async () => {
       const l = this.newLedger(ts);
       restoreMarks(l.marks, JSON.parse(JSON.stringify(snapshotMarks(this.ledger.marks))) as MarksSnapshot);
       for (const i of this.ledger.instruments.entries()) l.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, i.multiplier);
@@ -451,7 +500,8 @@ export class Service {
     this.stopping = true;
     await Promise.all(this.sources.map((s) => s.close()));
     await Promise.all(this.loops);
-    await this.inLane(async () => {
+    await this.lane;
+    await this.inBookLane(async () => {
       if (this.sinceCheckpoint > 0 || this.checkpointDirty.size > 0) await this.checkpoint();
     });
   }

@@ -23,12 +23,12 @@ export const MIGRATIONS: readonly Migration[] = [
 CREATE TABLE utl_counters (name text PRIMARY KEY, next bigint NOT NULL);
 INSERT INTO utl_counters VALUES ('event', 1);
 
--- Idempotency: one row per event id ever committed, whatever its partition. digest: a hash of
--- the event's canonical content (the same id with other content is refused, not stored).
+-- Idempotency: one row per event id ever committed, whatever its partition, and where the event
+-- is (its ts and book lead to its row). A repeat of an id is compared with the stored event's
+-- content: the same is a duplicate, other content is refused (DUPLICATE_CONFLICT), never stored.
 CREATE TABLE utl_event_keys (
   id     text PRIMARY KEY,
   seq    bigint NOT NULL,
-  digest text NOT NULL,
   ts     timestamptz NOT NULL,
   book   text
 );
@@ -47,7 +47,7 @@ CREATE TABLE utl_events (
   payload     text NOT NULL
 ) PARTITION BY RANGE (ts);
 -- "Events of a book in ts order" (and global events, book NULL, by ts).
-CREATE INDEX utl_events_book_ts ON utl_events (book, ts, id);
+CREATE INDEX utl_events_book_ts ON utl_events (book, ts);
 -- The tail after a checkpoint, in arrival order: seq grows with the heap, so BRIN is enough.
 CREATE INDEX utl_events_seq ON utl_events USING brin (seq);
 -- Corrections by target (few rows).

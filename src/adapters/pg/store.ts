@@ -9,7 +9,6 @@
  * - As a `HistoryStore` it answers from the events with seq <= `horizon`: the ones already
  *   submitted to the ledger (history.ts says why).
  */
-import { createHash } from 'node:crypto';
 import type { HistoryStore } from '../../app/history.js';
 import type { Sql, SqlTx } from '../../app/ports.js';
 import type { BookState } from '../../domain/book.js';
@@ -81,8 +80,6 @@ export interface Checkpoint {
   readonly books: { book: string; last: Key | undefined; consulted: string[]; state: BookSnapshot }[];
 }
 
-const sha = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
-
 /** Decodes a stored payload (it was valid when stored; the registry holds the terms it used). */
 export function decodeStored(payload: string, instruments: InstrumentRegistry): LedgerEvent {
   const trade = decodeTradeLine(payload, instruments);
@@ -118,47 +115,32 @@ export class PgStore implements HistoryStore {
         unique.push(x);
       }
     }
-    const digests = unique.map((x) => sha(contentText(x.event)));
+    // The common batch (fills, marks, rejections) is ONE statement: atomic on its own, and one
+    // round trip. An HTTP idempotency answer, venue balances or a new month's partition need the
+    // transaction, whose steps depend on each other.
+    const fast = batch.idempotency === undefined && !unique.some((x) => x.event.type === 'balance') && this.missingPartitions(unique).length === 0;
+    if (fast) {
+      const { rows } = await this.sql.query<{ id: string; seq: string }>(INSERT_FAST, [...eventParams(unique), ...rejectedParams(batch.rejected), batch.consumer?.name ?? null, batch.consumer?.position ?? null]);
+      const seqOf = new Map(rows.map((r) => [r.id, Number(r.seq)]));
+      const judged = await this.judge(batch, first, seqOf, this.sql);
+      // Refused repeats are kept by their own statement: a crash before it leaves the batch
+      // unacknowledged, and its redelivery finds the repeat again.
+      if (judged.conflicts.length > 0) await insertRejected(this.sql, judged.conflicts);
+      return { outcomes: judged.outcomes };
+    }
     const created: string[] = [];
     const result = await this.sql.transaction(async (tx) => {
-      if (unique.length > 0) await this.ensurePartitions(tx, unique, created);
-      const known = new Map<string, { seq: number | undefined; digest: string }>();
+      for (const { name, from, to } of this.missingPartitions(unique)) {
+        await tx.exec(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF utl_events FOR VALUES FROM ('${from}') TO ('${to}')`);
+        created.push(name);
+      }
+      const seqOf = new Map<string, number>();
       if (unique.length > 0) {
-        const { rows } = await tx.query<{ id: string; seq: string | null; digest: string | null }>(INSERT_EVENTS, [
-          unique.length,
-          unique.map((x) => x.event.id),
-          digests,
-          unique.map((x) => formatTimestamp(x.event.ts)),
-          unique.map((x) => String(x.event.ts)),
-          unique.map((x) => x.event.type),
-          unique.map((x) => bookOf(x.event)),
-          unique.map((x) => (x.event.type === 'cancel' || x.event.type === 'amend' ? x.event.target : null)),
-          unique.map((x) => x.source),
-          unique.map((x) => x.payload),
-        ]);
-        for (const r of rows) {
-          if (r.seq !== null) known.set(r.id, { seq: Number(r.seq), digest: '' });
-          else if (!known.has(r.id)) known.set(r.id, { seq: undefined, digest: r.digest ?? '' });
-        }
+        const { rows } = await tx.query<{ id: string; seq: string }>(INSERT_EVENTS, eventParams(unique));
+        for (const r of rows) seqOf.set(r.id, Number(r.seq));
       }
-      const digestOf = new Map(unique.map((x, i) => [x.event.id, digests[i]!]));
-      const outcomes: Outcome[] = [];
-      const rejected: Rejection[] = [...batch.rejected];
-      for (const [i, x] of batch.events.entries()) {
-        const id = x.event.id;
-        const k = known.get(id)!;
-        const firstHere = first.get(id) === i;
-        let o: Outcome;
-        if (firstHere && k.seq !== undefined) o = { kind: 'new', seq: k.seq };
-        else {
-          // A repeat: of an event stored before, or of one earlier in this batch.
-          const theirs = firstHere ? k.digest : digestOf.get(id)!;
-          const mine = firstHere ? digestOf.get(id)! : sha(contentText(x.event));
-          o = mine === theirs ? { kind: 'duplicate' } : { kind: 'conflict', message: `${x.event.type} ${id}: id already used by an event with different content` };
-        }
-        if (o.kind === 'conflict') rejected.push({ source: x.source, ref: x.ref, id, code: 'DUPLICATE_CONFLICT', message: o.message, raw: x.payload });
-        outcomes.push(o);
-      }
+      const { outcomes, conflicts } = await this.judge(batch, first, seqOf, tx);
+      const rejected = [...batch.rejected, ...conflicts];
       if (rejected.length > 0) await insertRejected(tx, rejected);
       const balances = batch.events.filter((x, i) => x.event.type === 'balance' && outcomes[i]!.kind === 'new');
       if (balances.length > 0) await insertVenueBalances(tx, balances.map((x) => x.event));
@@ -180,6 +162,32 @@ export class PgStore implements HistoryStore {
     return result;
   }
 
+  /** Each input's outcome: new (with its seq), or a repeat that is a duplicate or a conflict. */
+  private async judge(batch: CommitBatch, first: ReadonlyMap<string, number>, seqOf: ReadonlyMap<string, number>, q: SqlTx): Promise<{ outcomes: Outcome[]; conflicts: Rejection[] }> {
+    // Repeats of events stored before: rare, so their content is fetched only then.
+    const stored = new Map<string, string>();
+    const repeats: string[] = [];
+    for (const [id, i] of first) if (!seqOf.has(id)) repeats.push(batch.events[i]!.event.id);
+    if (repeats.length > 0) for (const e of await this.eventsById(repeats, q)) stored.set(e.id, contentText(e));
+    const outcomes: Outcome[] = [];
+    const conflicts: Rejection[] = [];
+    for (const [i, x] of batch.events.entries()) {
+      const id = x.event.id;
+      const seq = seqOf.get(id);
+      const firstHere = first.get(id) === i;
+      let o: Outcome;
+      if (firstHere && seq !== undefined) o = { kind: 'new', seq };
+      else {
+        // A repeat: of an event stored before, or of one earlier in this batch.
+        const theirs = firstHere ? stored.get(id) : contentText(batch.events[first.get(id)!]!.event);
+        o = contentText(x.event) === theirs ? { kind: 'duplicate' } : { kind: 'conflict', message: `${x.event.type} ${id}: id already used by an event with different content` };
+      }
+      if (o.kind === 'conflict') conflicts.push({ source: x.source, ref: x.ref, id, code: 'DUPLICATE_CONFLICT', message: o.message, raw: x.payload });
+      outcomes.push(o);
+    }
+    return { outcomes, conflicts };
+  }
+
   /** Rejections with no event to commit (bad bytes, say), in one transaction. */
   async reject(rejected: readonly Rejection[], consumer?: { name: string; position: number }): Promise<void> {
     await this.commit({ events: [], rejected, ...(consumer === undefined ? {} : { consumer }) });
@@ -192,19 +200,18 @@ export class PgStore implements HistoryStore {
     return r === undefined ? undefined : { request: r.request, status: r.status, body: r.response };
   }
 
-  /** Creates the month partitions a batch needs (once per process per month). */
-  private async ensurePartitions(tx: SqlTx, events: readonly Incoming[], created: string[]): Promise<void> {
+  /** The month partitions a batch needs that this process has not seen committed. */
+  private missingPartitions(events: readonly Incoming[]): { name: string; from: string; to: string }[] {
+    const out: { name: string; from: string; to: string }[] = [];
     for (const x of events) {
       const d = new Date(Math.floor(x.event.ts / 1000));
       const y = d.getUTCFullYear();
       const m = d.getUTCMonth();
       const name = `utl_events_${y}_${String(m + 1).padStart(2, '0')}`;
-      if (this.partitions.has(name) || created.includes(name)) continue;
-      const from = new Date(Date.UTC(y, m, 1)).toISOString();
-      const to = new Date(Date.UTC(y, m + 1, 1)).toISOString();
-      await tx.exec(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF utl_events FOR VALUES FROM ('${from}') TO ('${to}')`);
-      created.push(name);
+      if (this.partitions.has(name) || out.some((p) => p.name === name)) continue;
+      out.push({ name, from: new Date(Date.UTC(y, m, 1)).toISOString(), to: new Date(Date.UTC(y, m + 1, 1)).toISOString() });
     }
+    return out;
   }
 
   // ---- checkpoints and bases ----
@@ -360,9 +367,9 @@ export class PgStore implements HistoryStore {
   }
 
   /** Events by id (stored ones; any order). */
-  async eventsById(ids: readonly string[]): Promise<LedgerEvent[]> {
+  async eventsById(ids: readonly string[], tx: SqlTx = this.sql): Promise<LedgerEvent[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.sql.query<{ payload: string }>(
+    const { rows } = await tx.query<{ payload: string }>(
       `SELECT e.payload FROM utl_event_keys k CROSS JOIN LATERAL (
          SELECT payload, seq FROM utl_events x WHERE x.book = k.book AND x.ts = k.ts AND x.id = k.id
          UNION ALL
@@ -395,30 +402,76 @@ function bookOf(e: LedgerEvent): string | null {
   return null;
 }
 
-const INSERT_EVENTS = `
-WITH c AS (
+/** Columns as JSON arrays: V8 and PostgreSQL both read and write JSON natively, where a text[]
+ * parameter is escaped element by element in JavaScript (and payloads are full of quotes). */
+function eventParams(unique: readonly Incoming[]): (string | number)[] {
+  const col = (f: (x: Incoming) => string | null): string => JSON.stringify(unique.map(f));
+  return [
+    unique.length,
+    col((x) => x.event.id),
+    col((x) => formatTimestamp(x.event.ts)),
+    col((x) => String(x.event.ts)),
+    col((x) => x.event.type),
+    col((x) => bookOf(x.event)),
+    col((x) => (x.event.type === 'cancel' || x.event.type === 'amend' ? x.event.target : null)),
+    col((x) => x.source),
+    col((x) => x.payload),
+  ];
+}
+
+function rejectedParams(rows: readonly Rejection[]): string[] {
+  const col = (f: (r: Rejection) => string | null): string => JSON.stringify(rows.map(f));
+  return [
+    col((r) => r.source),
+    col((r) => r.ref),
+    col((r) => r.id),
+    col((r) => r.code),
+    col((r) => r.message),
+    col((r) => (typeof r.raw === 'string' ? Buffer.from(r.raw, 'utf8') : Buffer.from(r.raw)).toString('base64')),
+  ];
+}
+
+const EVENT_CTES = `
+c AS (
   UPDATE utl_counters SET next = next + $1 WHERE name = 'event' RETURNING next - $1 AS base
 ),
 input AS (
-  SELECT * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-    WITH ORDINALITY AS t(id, digest, ts, ts_us, type, book, target, source, payload, ord)
-),
-existing AS (
-  SELECT k.id, k.digest FROM utl_event_keys k WHERE k.id = ANY($2::text[])
+  SELECT t.id, t.ts::timestamptz AS ts, t.ts_us::bigint AS ts_us, t.type, t.book, t.target, t.source, t.payload, t.ord
+  FROM ROWS FROM (
+    json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json),
+    json_array_elements_text($6::json), json_array_elements_text($7::json), json_array_elements_text($8::json), json_array_elements_text($9::json)
+  ) WITH ORDINALITY AS t(id, ts, ts_us, type, book, target, source, payload, ord)
 ),
 keys AS (
-  INSERT INTO utl_event_keys (id, seq, digest, ts, book)
-  SELECT i.id, c.base + i.ord - 1, i.digest, i.ts, i.book FROM input i CROSS JOIN c
+  INSERT INTO utl_event_keys (id, seq, ts, book)
+  SELECT i.id, c.base + i.ord - 1, i.ts, i.book FROM input i CROSS JOIN c
   ON CONFLICT (id) DO NOTHING
   RETURNING id, seq
 ),
 ev AS (
   INSERT INTO utl_events (seq, ts, ts_us, id, type, book, target, source, payload)
   SELECT k.seq, i.ts, i.ts_us, i.id, i.type, i.book, i.target, i.source, i.payload FROM keys k JOIN input i USING (id)
+)`;
+
+/** Events, rejections and the consumer's position in one statement. */
+const INSERT_FAST = `
+WITH ${EVENT_CTES},
+rej AS (
+  INSERT INTO utl_rejected (source, ref, event_id, code, message, raw)
+  SELECT r.source, r.ref, r.event_id, r.code, r.message, decode(r.raw, 'base64')
+  FROM ROWS FROM (
+    json_array_elements_text($10::json), json_array_elements_text($11::json), json_array_elements_text($12::json),
+    json_array_elements_text($13::json), json_array_elements_text($14::json), json_array_elements_text($15::json)
+  ) AS r(source, ref, event_id, code, message, raw)
+),
+cons AS (
+  INSERT INTO utl_consumers (name, position) SELECT $16::text, $17::bigint WHERE $16::text IS NOT NULL
+  ON CONFLICT (name) DO UPDATE SET position = GREATEST(utl_consumers.position, EXCLUDED.position), updated_at = now()
 )
-SELECT id, seq::text AS seq, NULL::text AS digest FROM keys
-UNION ALL
-SELECT id, NULL::text, digest FROM existing`;
+SELECT id, seq::text AS seq FROM keys`;
+
+const INSERT_EVENTS = `WITH ${EVENT_CTES}
+SELECT id, seq::text AS seq FROM keys`;
 
 async function insertRejected(tx: SqlTx, rows: readonly Rejection[]): Promise<void> {
   await tx.query(

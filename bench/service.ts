@@ -1,0 +1,327 @@
+/**
+ * The real-time service's benchmarks (issue 3), with PostgreSQL, NATS and UTL on this machine:
+ *
+ * 1. Drain: N single-fill messages already in the JetStream stream, then the service starts and
+ *    commits and books them all: fills/s. Beside it, in the same run: a raw `COPY` of the same rows
+ *    into a table shaped like the event log (unique index), and the raw JetStream fetch-and-ack
+ *    rate of the same messages (nobody processing them).
+ * 2. Live: a publisher sends as fast as it can while the service ingests: fills/s, beside the
+ *    publisher's raw rate to a stream nobody consumes.
+ * 3. Latency at a steady rate (default 5,000 fills/s): from publish to the book's update that
+ *    includes the fill (committed and published): p50, p99, p99.9.
+ * 4. Storage per booked fill, and restart-to-serving time with the log of all the above.
+ *
+ * Flags: --fills N (drain, default 1000000), --live N (default 300000), --rate R (default 5000),
+ *        --seconds S (latency run, default 20), --restart-fills N (extra fills before the restart
+ *        measure, default 0; 10M gives the issue's figure), --runs N (drain repeats, default 3).
+ * Uses DATABASE_URL's server (default postgres://root@127.0.0.1:5432/postgres to create a fresh
+ * database per run) and NATS_URL (default nats://127.0.0.1:4222).
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager, jetstream, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { generateLog } from './generate.js';
+import { isMain } from './main.js';
+import { connectNats, ensureEventStream, publishAll, type NatsConnection, type OutboundMessage } from '../src/adapters/nats/jetstream.js';
+import { pgSql } from '../src/adapters/pg/sql.js';
+import { DEFAULT_SERVICE_CONFIG, type Logger } from '../src/app/service.js';
+import { DEFAULT_START, startService, type Running } from '../src/app/start.js';
+
+const ADMIN = process.env.UTL_BENCH_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
+const NATS = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+interface Args {
+  fills: number;
+  live: number;
+  rate: number;
+  seconds: number;
+  restartFills: number;
+  runs: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { fills: 1_000_000, live: 300_000, rate: 5000, seconds: 20, restartFills: 0, runs: 3 };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    const n = Number(argv[++i]);
+    if (f === '--fills') a.fills = n;
+    else if (f === '--live') a.live = n;
+    else if (f === '--rate') a.rate = n;
+    else if (f === '--seconds') a.seconds = n;
+    else if (f === '--restart-fills') a.restartFills = n;
+    else if (f === '--runs') a.runs = n;
+    else throw new Error(`unknown flag ${f}`);
+  }
+  return a;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+/** Generated fills only (no marks: the figures are per fill), as message payloads. */
+function fills(n: number, seed: number): string[] {
+  const out: string[] = [];
+  generateLog({ fills: n, seed, instruments: 50, venues: 5, pricesEvery: 1_000_000_000 }, (l) => {
+    if (l.includes('"type":"trade"')) out.push(l);
+  });
+  return out.slice(0, n);
+}
+
+const subjectOf = (prefix: string, line: string): string => `${prefix}.${/"book":"([^"]+)"/.exec(line)?.[1] ?? 'global'}`;
+
+async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `utl_bench_${randomBytes(4).toString('hex')}`;
+  const admin = pgSql(ADMIN);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.close();
+  const url = ADMIN.replace(/\/[^/]*$/, `/${name}`);
+  return {
+    url,
+    drop: async () => {
+      const a = pgSql(ADMIN);
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.close();
+    },
+  };
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 600_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function names(): { stream: string; subjects: string; consumer: string; updates: string } {
+  const r = randomBytes(4).toString('hex');
+  return { stream: `UTL_BENCH_${r.toUpperCase()}`, subjects: `utlbench_${r}.events`, consumer: `bench_${r}`, updates: `utlbench_${r}.updates` };
+}
+
+async function start(url: string, n: ReturnType<typeof names>): Promise<Running> {
+  return startService(
+    { ...DEFAULT_START, port: 0, databaseUrl: url, natsUrl: NATS, stream: n.stream, subjectPrefix: n.subjects, logLevel: 'silent', service: { ...DEFAULT_SERVICE_CONFIG, settings: { method: 'fifo', fees: 'separate', pool: 'book' }, consumer: n.consumer, updatesPrefix: n.updates } },
+    quiet,
+  );
+}
+
+async function deleteStream(nc: NatsConnection, stream: string): Promise<void> {
+  await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
+}
+
+/** 1. Drain a backlog; beside it, raw COPY and raw fetch-and-ack of the same. */
+async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec: number; copyRowsPerSec: number; fetchAckPerSec: number; bytesPerFill: number }> {
+  const n = names();
+  const db = await freshDb();
+  try {
+    await ensureEventStream(nc, { stream: n.stream, subjects: [`${n.subjects}.>`] });
+    const msgs: OutboundMessage[] = lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) }));
+    await publishAll(nc, msgs);
+
+    // Raw fetch-and-ack of the same messages by a consumer of its own.
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.add(n.stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 20_000 });
+    const consumer = await jetstream(nc).consumers.get(n.stream, 'raw');
+    let got = 0;
+    const t0 = performance.now();
+    const it = await consumer.consume({ max_messages: 1000 });
+    for await (const m of it) {
+      m.ack();
+      if (++got === msgs.length) break;
+    }
+    const fetchAckPerSec = msgs.length / ((performance.now() - t0) / 1000);
+    await it.close();
+
+    // The service drains the backlog.
+    const t1 = performance.now();
+    const running = await start(db.url, n);
+    await waitFor(() => running.service.stats.booked >= lines.length, 'the drain');
+    const fillsPerSec = lines.length / ((performance.now() - t1) / 1000);
+    const { rows } = await running.service.store.sql.query<{ bytes: string }>(
+      `SELECT (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'utl_events'::regclass)
+            + pg_total_relation_size('utl_event_keys') AS bytes`,
+    );
+    const bytesPerFill = Number(rows[0]!.bytes) / lines.length;
+
+    // Raw COPY of the same rows into a table shaped like the log, with a unique index.
+    const sql = running.service.store.sql;
+    await sql.exec('CREATE TABLE raw_copy (seq bigint, ts timestamptz, id text, book text, payload text); CREATE UNIQUE INDEX ON raw_copy (id)');
+    const client = new (await import('pg')).default.Client({ connectionString: db.url });
+    await client.connect();
+    const { from } = await import('pg-copy-streams');
+    const t2 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.query(from('COPY raw_copy FROM STDIN'));
+      stream.on('finish', resolve);
+      stream.on('error', reject);
+      let i = 0;
+      const write = (): void => {
+        let ok = true;
+        while (i < lines.length && ok) {
+          const l = lines[i]!;
+          const id = /"id":"([^"]+)"/.exec(l)![1]!;
+          const ts = /"ts":"([^"]+)"/.exec(l)![1]!;
+          const book = /"book":"([^"]+)"/.exec(l)![1]!;
+          ok = stream.write(`${i}\t${ts}\t${id}\t${book}\t${l.replace(/\\/g, '\\\\')}\n`);
+          i++;
+        }
+        if (i < lines.length) stream.once('drain', write);
+        else stream.end();
+      };
+      write();
+    });
+    const copyRowsPerSec = lines.length / ((performance.now() - t2) / 1000);
+    await client.end();
+    await running.stop();
+    return { fillsPerSec, copyRowsPerSec, fetchAckPerSec, bytesPerFill };
+  } finally {
+    await deleteStream(nc, n.stream);
+    await db.drop();
+  }
+}
+
+/** 2. Live ingest while a publisher goes flat out; beside it the publisher alone. */
+async function live(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec: number; publishPerSec: number }> {
+  const alone = names();
+  await ensureEventStream(nc, { stream: alone.stream, subjects: [`${alone.subjects}.>`] });
+  const t0 = performance.now();
+  await publishAll(nc, lines.map((l) => ({ subject: subjectOf(alone.subjects, l), data: Buffer.from(l) })));
+  const publishPerSec = lines.length / ((performance.now() - t0) / 1000);
+  await deleteStream(nc, alone.stream);
+
+  const n = names();
+  const db = await freshDb();
+  try {
+    const running = await start(db.url, n);
+    const t1 = performance.now();
+    await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })));
+    await waitFor(() => running.service.stats.booked >= lines.length, 'live ingest');
+    const fillsPerSec = lines.length / ((performance.now() - t1) / 1000);
+    await running.stop();
+    return { fillsPerSec, publishPerSec };
+  } finally {
+    await deleteStream(nc, n.stream);
+    await db.drop();
+  }
+}
+
+/** 3. Latency at a steady rate: publish → the book's update whose seq covers the fill. */
+async function latency(nc: NatsConnection, lines: string[], rate: number, seconds: number): Promise<{ p50: number; p99: number; p999: number; samples: number }> {
+  const n = names();
+  const db = await freshDb();
+  try {
+    const running = await start(db.url, n);
+    const updates: { book: string; seq: number; at: number }[] = [];
+    const sub = nc.subscribe(`${n.updates}.>`, { callback: (_e, m) => {
+      const u = m.json<{ book: string; seq: number }>();
+      updates.push({ book: u.book, seq: u.seq, at: performance.now() });
+    } });
+    const total = Math.min(lines.length, rate * seconds);
+    const sentAt = new Map<string, { at: number; book: string }>();
+    const js = jetstream(nc);
+    const t0 = performance.now();
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const l = lines[i]!;
+      const id = /"id":"([^"]+)"/.exec(l)![1]!;
+      sentAt.set(id, { at: performance.now(), book: /"book":"([^"]+)"/.exec(l)![1]! });
+      pending.push(js.publish(subjectOf(n.subjects, l), l));
+      if (pending.length >= 1000) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+    await waitFor(() => running.service.stats.booked >= total, 'the latency run');
+    await new Promise((r) => setTimeout(r, 200));
+    sub.unsubscribe();
+    // Each fill's seq, then the first update of its book at or after it.
+    const { rows } = await running.service.store.sql.query<{ id: string; seq: string }>('SELECT id, seq::text FROM utl_event_keys');
+    const byBook = new Map<string, { seq: number; at: number }[]>();
+    for (const u of updates) (byBook.get(u.book) ?? byBook.set(u.book, []).get(u.book)!).push(u);
+    const lat: number[] = [];
+    for (const r of rows) {
+      const s = sentAt.get(r.id);
+      if (s === undefined) continue;
+      const seq = Number(r.seq);
+      const u = byBook.get(s.book)?.find((x) => x.seq >= seq);
+      if (u !== undefined) lat.push(u.at - s.at);
+    }
+    lat.sort((a, b) => a - b);
+    await running.stop();
+    return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), p999: quantile(lat, 0.999), samples: lat.length };
+  } finally {
+    await deleteStream(nc, n.stream);
+    await db.drop();
+  }
+}
+
+/** 4. Restart to serving with a log of `count` fills (ingested through the service first). */
+async function restart(nc: NatsConnection, count: number): Promise<{ events: number; ms: number; tail: number }> {
+  const n = names();
+  const db = await freshDb();
+  try {
+    let running = await start(db.url, n);
+    const chunk = 200_000;
+    for (let i = 0; i < count; i += chunk) {
+      const lines = fills(Math.min(chunk, count - i), 1000 + i).map((l) => l.replace('"id":"', `"id":"r${i}-`));
+      await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })));
+      const target = i + lines.length;
+      await waitFor(() => running.service.stats.booked >= target, 'the restart log');
+    }
+    await running.stop();
+    const t0 = performance.now();
+    running = await start(db.url, n);
+    const ms = performance.now() - t0;
+    const events = running.service.stats.lastSeq;
+    const tail = running.startup.tail;
+    await running.stop();
+    return { events, ms, tail };
+  } finally {
+    await deleteStream(nc, n.stream);
+    await db.drop();
+  }
+}
+
+export async function runServiceBench(args: Args): Promise<Record<string, unknown>> {
+  const nc = await connectNats(NATS, 'utl-bench');
+  try {
+    const lines = fills(args.fills, 42);
+    const drains = [];
+    for (let r = 0; r < args.runs; r++) {
+      const d = await drain(nc, lines);
+      drains.push(d);
+      process.stderr.write(`drain ${r + 1}/${args.runs}: ${Math.round(d.fillsPerSec)} fills/s (COPY ${Math.round(d.copyRowsPerSec)} rows/s, fetch+ack ${Math.round(d.fetchAckPerSec)} msgs/s, ${Math.round(d.bytesPerFill)} B/fill)\n`);
+    }
+    const l = await live(nc, lines.slice(0, args.live));
+    process.stderr.write(`live: ${Math.round(l.fillsPerSec)} fills/s (publisher alone ${Math.round(l.publishPerSec)} msgs/s)\n`);
+    const lat = await latency(nc, lines, args.rate, args.seconds);
+    process.stderr.write(`latency at ${args.rate}/s: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, p99.9 ${lat.p999.toFixed(1)} ms (${lat.samples} fills)\n`);
+    const rs = args.restartFills > 0 ? await restart(nc, args.restartFills) : undefined;
+    if (rs !== undefined) process.stderr.write(`restart with ${rs.events} events in the log: serving in ${Math.round(rs.ms)} ms (tail ${rs.tail})\n`);
+    return {
+      drain: {
+        fills: args.fills,
+        fillsPerSec: median(drains.map((d) => d.fillsPerSec)),
+        copyRowsPerSec: median(drains.map((d) => d.copyRowsPerSec)),
+        fetchAckPerSec: median(drains.map((d) => d.fetchAckPerSec)),
+        bytesPerFill: median(drains.map((d) => d.bytesPerFill)),
+        runs: drains,
+      },
+      live: l,
+      latency: { rate: args.rate, ...lat },
+      restart: rs,
+    };
+  } finally {
+    await nc.close();
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const result = await runServiceBench(parseArgs(process.argv.slice(2)));
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
