@@ -62,14 +62,15 @@ const median = (xs: number[]): number => {
 };
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
-/** Generated fills only (no marks: the figures are per fill), as message payloads. */
+/** Generated fills, with a mark line per 1,000 fills (so USDT-quoted fills are valued), as message payloads. */
 function fills(n: number, seed: number): string[] {
   const out: string[] = [];
-  generateLog({ fills: n, seed, instruments: 50, venues: 5, pricesEvery: 1_000_000_000 }, (l) => {
-    if (l.includes('"type":"trade"')) out.push(l);
-  });
-  return out.slice(0, n);
+  generateLog({ fills: n, seed, instruments: 50, venues: 5, pricesEvery: 1000 }, (l) => out.push(l));
+  return out;
 }
+
+/** Events the service has taken (booked, or refused by their book). */
+const taken = (r: Running): number => r.service.stats.booked + r.service.stats.unbooked;
 
 const subjectOf = (prefix: string, line: string): string => `${prefix}.${/"book":"([^"]+)"/.exec(line)?.[1] ?? 'global'}`;
 
@@ -139,7 +140,7 @@ async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec
     // The service drains the backlog.
     const t1 = performance.now();
     const running = await start(db.url, n);
-    await waitFor(() => running.service.stats.booked >= lines.length, 'the drain');
+    await waitFor(() => taken(running) >= lines.length, 'the drain');
     const fillsPerSec = lines.length / ((performance.now() - t1) / 1000);
     const { rows } = await running.service.store.sql.query<{ bytes: string }>(
       `SELECT (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'utl_events'::regclass)
@@ -199,7 +200,7 @@ async function live(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec:
     const running = await start(db.url, n);
     const t1 = performance.now();
     await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })));
-    await waitFor(() => running.service.stats.booked >= lines.length, 'live ingest');
+    await waitFor(() => taken(running) >= lines.length, 'live ingest');
     const fillsPerSec = lines.length / ((performance.now() - t1) / 1000);
     await running.stop();
     return { fillsPerSec, publishPerSec };
@@ -236,7 +237,7 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
       if (pending.length >= 1000) await Promise.all(pending.splice(0));
     }
     await Promise.all(pending);
-    await waitFor(() => running.service.stats.booked >= total, 'the latency run');
+    await waitFor(() => taken(running) >= total, 'the latency run');
     await new Promise((r) => setTimeout(r, 200));
     sub.unsubscribe();
     // Each fill's seq, then the first update of its book at or after it.
@@ -267,11 +268,12 @@ async function restart(nc: NatsConnection, count: number): Promise<{ events: num
   try {
     let running = await start(db.url, n);
     const chunk = 200_000;
+    let target = 0;
     for (let i = 0; i < count; i += chunk) {
       const lines = fills(Math.min(chunk, count - i), 1000 + i).map((l) => l.replace('"id":"', `"id":"r${i}-`));
       await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })));
-      const target = i + lines.length;
-      await waitFor(() => running.service.stats.booked >= target, 'the restart log');
+      target += lines.length;
+      await waitFor(() => taken(running) >= target, 'the restart log');
     }
     await running.stop();
     const t0 = performance.now();

@@ -11,6 +11,10 @@ import { privateNats } from '../../test/support/nats-server.js';
 import { generatedLines, offline, quiet, serviceConfig, startOptions, subjectOf, uniqueNames, waitUntil } from '../../test/support/service.js';
 import { connectNats, publishAll, type NatsConnection, type OutboundMessage } from '../adapters/nats/jetstream.js';
 import { pgSql } from '../adapters/pg/sql.js';
+import { PgStore } from '../adapters/pg/store.js';
+import type { LedgerEvent } from '../domain/events.js';
+import { InstrumentRegistry } from '../domain/instrument.js';
+import { Service } from './service.js';
 import { startService, type Running } from './start.js';
 
 const SHARED_NATS = process.env.UTL_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -166,4 +170,40 @@ describe('service faults', () => {
       await nats.stop();
     }
   }, 120_000);
+});
+
+describe('service recovery', () => {
+  it('a late event before a restored window loads history; a failure while booking rebuilds from the store', async () => {
+    const db = await freshDatabase();
+    const sql = pgSql(db.url);
+    const lines = generatedLines(2000, 17);
+    const [early, ...rest] = [lines.find((l) => l.includes('"type":"trade"'))!.replace(/"id":"[^"]+"/, '"id":"late-x"'), ...lines];
+    try {
+      const first = new Service(new PgStore(sql, new InstrumentRegistry()), undefined, serviceConfig(), quiet);
+      await first.start();
+      await first.submit(rest, 'http');
+      await first.stop(); // a checkpoint: the next start restores books whose window begins after their last event
+
+      // A store that fails once while loading a book's history.
+      class FlakyStore extends PgStore {
+        failures = 1;
+        override async bookEvents(...args: Parameters<PgStore['bookEvents']>): Promise<LedgerEvent[]> {
+          if (this.failures-- > 0) throw new Error('connection lost (injected)');
+          return super.bookEvents(...args);
+        }
+      }
+      const store = new FlakyStore(sql, new InstrumentRegistry());
+      const second = new Service(store, undefined, serviceConfig(), quiet);
+      const r = await second.start();
+      expect(r.restoredSeq).toBe(rest.length);
+      await second.submit([early], 'http');
+      expect(store.failures).toBeLessThan(0); // the injected failure happened, and a later load succeeded
+      expect(second.stats.historyLoads).toBeGreaterThan(0);
+      expect(second.digest()).toBe((await offline([...rest, early])).digest);
+      await second.stop();
+    } finally {
+      await sql.close();
+      await db.drop();
+    }
+  });
 });

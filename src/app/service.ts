@@ -7,8 +7,8 @@
  *   2. commit the batch in ONE transaction: new events (idempotent by id), rejections, the
  *      consumer's position, the HTTP idempotency answer;
  *   3. only then book the new events, in commit order, into the in-memory ledger;
- *   4. only then acknowledge the messages (poison ones are terminated: they are parked in the
- *      store) and publish the touched books' updates.
+ *   4. only then publish the touched books' updates and acknowledge the messages (poison ones
+ *      are terminated: they are parked in the store).
  * A crash before 2 redelivers the batch; between 2 and 4 the events are in the store, the
  * restart books them from there, and their redelivery is a duplicate. The ledger is never ahead
  * of the store, so the state after a restart is the state of the committed log.
@@ -22,7 +22,7 @@ import { describeIssues, type RejectCode } from '../domain/errors.js';
 import type { LedgerEvent, TsUs } from '../domain/events.js';
 import { Ledger, type LedgerConfig } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
-import { buildReport, stateDocument, type Report, type ReportOptions } from '../domain/report.js';
+import { buildReport, stateDocument, unbookedEvents, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
 import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
@@ -83,8 +83,12 @@ export interface EventResult {
 }
 
 export interface ServiceStats {
+  /** Events committed and booked into their book. */
   booked: number;
+  /** Events committed that their book could not book (UNVALUED…): listed by GET /unbooked. */
+  unbooked: number;
   duplicates: number;
+  /** Inputs refused: invalid, a conflicting repeat of an id, or refused by the ledger. */
   rejected: number;
   batches: number;
   historyLoads: number;
@@ -104,14 +108,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class Service {
   ledger!: Ledger;
-  readonly stats: ServiceStats = { booked: 0, duplicates: 0, rejected: 0, batches: 0, historyLoads: 0, lastSeq: 0, checkpoints: 0, commitErrors: 0 };
+  readonly stats: ServiceStats = { booked: 0, unbooked: 0, duplicates: 0, rejected: 0, batches: 0, historyLoads: 0, lastSeq: 0, checkpoints: 0, commitErrors: 0 };
   ready = false;
   /** Commits, one batch at a time, in order. */
   private lane: Promise<unknown> = Promise.resolve();
   /** Booking (and everything that reads the ledger), one batch at a time, in commit order. */
   private bookLane: Promise<unknown> = Promise.resolve();
   /** Batches committed and not yet booked: the commit lane waits when this grows past 2. */
-  private unbooked = 0;
+  private pendingBooks = 0;
   private sinceCheckpoint = 0;
   private lastCheckpointAt = Date.now();
   private readonly checkpointDirty = new Set<string>();
@@ -192,6 +196,24 @@ export class Service {
     return { restoredSeq: cp?.seq ?? 0, tail };
   }
 
+  /**
+   * Rebuilds the state from the store until that succeeds (the store may be down: then every
+   * later batch waits here, unacknowledged, and nothing is booked on a half-built ledger).
+   */
+  private async recover(): Promise<void> {
+    this.ready = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.restore();
+        this.ready = true;
+        return;
+      } catch (err) {
+        this.log.error({ err: String(err), attempt }, 'rebuilding from the store failed: retrying');
+        await new Promise((r) => setTimeout(r, Math.min(30_000, this.config.retryDelayMs * attempt)));
+      }
+    }
+  }
+
   // ---- sources ----
 
   /** Consumes a source until `stop()`: batches by size and wait, one commit per batch. */
@@ -254,14 +276,14 @@ export class Service {
    * on with the next one (PostgreSQL commits batch N+1 while this process books batch N).
    */
   private async afterCommit<T>(fn: () => Promise<T>): Promise<{ booked: Promise<T> }> {
-    while (this.unbooked >= 2) await this.bookLane;
-    this.unbooked++;
+    while (this.pendingBooks >= 2) await this.bookLane;
+    this.pendingBooks++;
     // Wrapped: a promise returned from an async function would be awaited, not handed over.
     const booked = this.inBookLane(async () => {
       try {
         return await fn();
       } finally {
-        this.unbooked--;
+        this.pendingBooks--;
       }
     });
     return { booked };
@@ -352,6 +374,7 @@ export class Service {
     const instruments = this.ledger.instruments;
     inputs.forEach((input, i) => {
       const reject = (code: RejectCode, message: string, id: string | null): void => {
+        this.stats.rejected++;
         rejected.push({ source, ref: ref(i), id, code, message, raw: input.raw });
         slots.push({ kind: 'rejected', code, message, id });
       };
@@ -403,13 +426,14 @@ export class Service {
         last = o.seq;
         if (x.event.ts > this.maxTs) this.maxTs = x.event.ts;
         if (r.status === 'rejected') this.stats.rejected++;
+        else if (r.status === 'unbooked') this.stats.unbooked++;
         else this.stats.booked++;
         this.sinceCheckpoint++;
       }
     } catch (err) {
       // The events are committed: the state is rebuilt from the store, which books them.
       this.log.error({ err: String(err) }, 'booking failed: rebuilding from the store');
-      await this.restore();
+      await this.recover();
       last = this.stats.lastSeq;
     }
     this.stats.lastSeq = Math.max(this.stats.lastSeq, last);
@@ -472,6 +496,10 @@ export class Service {
 
   report(options: ReportOptions = {}): Report {
     return buildReport(this.ledger, options);
+  }
+
+  unbooked(): UnbookedReport[] {
+    return unbookedEvents(this.ledger);
   }
 
   /** The state digest, computed as `utl replay` computes it. */

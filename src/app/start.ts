@@ -83,7 +83,7 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   const service = new Service(store, sink, opts.service, log);
   const startup = await service.start();
   service.attach(source);
-  const app = buildServer(service, opts.http);
+  const app = buildServer(service, { ...opts.http, onError: (err, where) => log.error({ err: String(err), where }, 'HTTP request failed') });
   const url = await app.listen({ host: opts.host, port: opts.port });
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');
 

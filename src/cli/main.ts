@@ -184,7 +184,11 @@ function readBooks(path: string | undefined, command: string, err: NodeJS.Writab
 async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<number> {
   const books = readBooks(flags.books, 'start', err);
   if (books === undefined) return EXIT_USAGE;
-  const running = await startService({
+  const databaseUrl = flags.databaseUrl === '' ? undefined : flags.databaseUrl;
+  const natsUrl = flags.natsUrl === '' ? undefined : flags.natsUrl;
+  let running;
+  try {
+    running = await startService({
     ...DEFAULT_START,
     service: {
       ...DEFAULT_SERVICE_CONFIG,
@@ -197,8 +201,8 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
       batchWaitMs: flags.batchWaitMs,
       checkpointEvery: flags.checkpointEvery,
     },
-    databaseUrl: flags.databaseUrl,
-    natsUrl: flags.natsUrl,
+    databaseUrl,
+    natsUrl,
     dataDir: flags.data,
     stream: flags.stream,
     subjectPrefix: flags.subjects,
@@ -207,7 +211,16 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     port: flags.port,
     logLevel: flags.logLevel,
   });
-  err.write(`utl: serving on ${running.url} (store: ${flags.databaseUrl === undefined ? `embedded, ${flags.data}` : 'PostgreSQL'}, inbound: ${flags.natsUrl === undefined ? 'HTTP POST /events' : `NATS ${flags.subjects}.<book>`})\n`);
+  } catch (e) {
+    // What the operator can fix (a server that does not answer, a data folder in use) is not a bug.
+    const name = (e as Error).name;
+    if (name === 'DatabaseUnreachableError' || name === 'DataDirInUseError' || (e as NodeJS.ErrnoException).code === 'ECONNREFUSED' || (e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      err.write(`utl start: ${(e as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  err.write(`utl: serving on ${running.url} (store: ${databaseUrl === undefined ? `embedded, ${flags.data}` : 'PostgreSQL'}, inbound: ${natsUrl === undefined ? 'HTTP POST /events' : `NATS ${flags.subjects}.<book>`})\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

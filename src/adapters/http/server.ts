@@ -13,7 +13,8 @@ export interface HttpOptions {
   readonly bodyLimit: number;
   /** Most events in one POST. */
   readonly maxEvents: number;
-  readonly logger?: boolean;
+  /** Where unexpected errors (5xx) are reported (the service's log). */
+  readonly onError?: (err: unknown, where: string) => void;
 }
 
 export const DEFAULT_HTTP: HttpOptions = { bodyLimit: 16 << 20, maxEvents: 10_000 };
@@ -44,7 +45,8 @@ function eventsOf(body: string, contentType: string | undefined): unknown[] | st
 
 export function buildServer(service: Service, options: Partial<HttpOptions> = {}): FastifyInstance {
   const opts = { ...DEFAULT_HTTP, ...options };
-  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: opts.logger ?? false });
+  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: false });
+  const report = (err: unknown, where: string): void => opts.onError?.(err, where);
   // Bodies are read as text: the idempotency digest is of the bytes sent, and JSON Lines is text.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -53,6 +55,7 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     const status = err.statusCode ?? 500;
     if (status === 413) return problem(reply, 413, 'BODY_TOO_LARGE', 'Request body too large', `at most ${opts.bodyLimit} bytes`);
     if (status < 500) return problem(reply, status, err.code ?? 'BAD_REQUEST', 'Bad request', err.message);
+    report(err, `${_req.method} ${_req.url}`);
     return problem(reply, 500, 'INTERNAL', 'Internal error', 'the error is logged');
   });
   app.setNotFoundHandler((req, reply) => problem(reply, 404, 'NOT_FOUND', 'Not found', `${req.method} ${req.url}`));
@@ -79,7 +82,7 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
         const prior = await service.store.idempotent(key);
         if (prior !== undefined) return replay(reply, prior, request);
       }
-      req.log.error({ err }, 'POST /events failed');
+      report(err, 'POST /events');
       return problem(reply, 503, 'STORE_UNAVAILABLE', 'The store did not commit the batch', 'nothing was stored: retry with the same Idempotency-Key');
     }
   });
@@ -89,8 +92,21 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     return reply.code(prior.status).header('idempotent-replayed', 'true').type('application/json').send(prior.body);
   }
 
+  /** A query parameter given at most once; an array (given twice) is a 400. */
+  function param(q: Record<string, unknown>, name: string, reply: FastifyReply): string | undefined | FastifyReply {
+    const v = q[name];
+    if (v === undefined || typeof v === 'string') return v;
+    return problem(reply, 400, 'BAD_QUERY', `Bad \`${name}\``, `give ${name} once (several books: book=a,b)`);
+  }
+
   app.get('/positions', async (req, reply) => {
-    const q = req.query as Record<string, string | undefined>;
+    const raw = req.query as Record<string, unknown>;
+    const q: Record<string, string | undefined> = {};
+    for (const name of ['book', 'asset', 'venue', 'at']) {
+      const v = param(raw, name, reply);
+      if (typeof v === 'object') return v;
+      q[name] = v;
+    }
     const books = q.book === undefined ? undefined : q.book.split(',');
     let at: number | undefined;
     if (q.at !== undefined) {
@@ -112,10 +128,18 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     return { seq: service.stats.lastSeq, exposure: r.exposure };
   });
 
-  app.get('/rejected', async (req) => {
-    const q = req.query as Record<string, string | undefined>;
-    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
-    const before = q.before === undefined ? null : String(q.before);
+  app.get('/rejected', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const limitText = q.limit ?? '100';
+    const beforeText = q.before;
+    if (typeof limitText !== 'string' || !/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) {
+      return problem(reply, 400, 'BAD_QUERY', 'Bad `limit`', 'a whole number from 1 to 1000');
+    }
+    if (beforeText !== undefined && (typeof beforeText !== 'string' || !/^\d{1,18}$/.test(beforeText))) {
+      return problem(reply, 400, 'BAD_QUERY', 'Bad `before`', 'the `next` of a previous page (a whole number)');
+    }
+    const limit = Number(limitText);
+    const before = beforeText ?? null;
     const { rows } = await service.store.sql.query<{ rid: string; received_at: string; source: string; ref: string | null; event_id: string | null; code: string; message: string; raw: Buffer }>(
       `SELECT rid::text, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, source, ref, event_id, code, message, raw
        FROM utl_rejected WHERE ($1::bigint IS NULL OR rid < $1::bigint) ORDER BY rid DESC LIMIT $2`,
@@ -124,6 +148,10 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     const items = rows.map((r) => ({ id: r.rid, receivedAt: r.received_at, source: r.source, ref: r.ref, eventId: r.event_id, code: r.code, message: r.message, raw: r.raw.toString('utf8') }));
     return { items, next: items.length === limit ? items[items.length - 1]!.id : null };
   });
+
+  // Events their book could not book (UNVALUED, INSUFFICIENT_QUANTITY…) and corrections that
+  // correct nothing: state, not log (a later mark can make an unvalued event bookable).
+  app.get('/unbooked', () => ({ seq: service.stats.lastSeq, items: service.unbooked() }));
 
   app.get('/state', () => ({ seq: service.stats.lastSeq, digest: service.digest(), stats: service.stats }));
 
