@@ -5,7 +5,6 @@
  * the same events, and the log holds each event exactly once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../bench/generate.js';
@@ -13,21 +12,11 @@ import { connectNats, publishAll } from '../../src/adapters/nats/jetstream.js';
 import { pgSql } from '../../src/adapters/pg/sql.js';
 import { freshDatabase } from '../support/pg.js';
 import { generatedLines, offline, subjectOf, uniqueNames, waitUntil } from '../support/service.js';
+import { freePort } from '../support/net.js';
 
 const NATS = process.env.UTL_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const FILLS = 200_000;
 const KILLS = 5;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('kill -9 while fills stream in', () => {
   it(`${KILLS} kills and restarts during ${FILLS.toLocaleString('en')} fills: the digest of utl replay, every event once`, async () => {

@@ -183,3 +183,21 @@ describe.each(bothStores())('live booking with history from $name', (factory) =>
     );
   }, 120_000);
 });
+
+describe.each(bothStores())('schema on $name', (factory) => {
+  it('holds no money in float or double precision columns', async () => {
+    const opened = await factory.open();
+    try {
+      await new PgStore(opened.sql, new InstrumentRegistry()).migrate();
+      const { rows } = await opened.sql.query<{ table_name: string; column_name: string; data_type: string }>(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_name LIKE 'utl_%'",
+      );
+      expect(rows.length).toBeGreaterThan(40);
+      expect(rows.filter((r) => r.data_type === 'real' || r.data_type === 'double precision')).toEqual([]);
+      const money = rows.filter((r) => ['qty', 'total', 'free', 'used'].includes(r.column_name)).map((r) => r.data_type);
+      expect(new Set(money)).toEqual(new Set(['numeric']));
+    } finally {
+      await opened.close();
+    }
+  });
+});
