@@ -17,6 +17,7 @@
  * Uses DATABASE_URL's server (default postgres://root@127.0.0.1:5432/postgres to create a fresh
  * database per run) and NATS_URL (default nats://127.0.0.1:4222).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager, jetstream, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { generateLog } from './generate.js';
@@ -37,12 +38,18 @@ interface Args {
   seconds: number;
   restartFills: number;
   runs: number;
+  /** Run only these phases (drain, live, latency, restart); all by default. */
+  only: Set<string> | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { fills: 1_000_000, live: 300_000, rate: 5000, seconds: 20, restartFills: 0, runs: 3 };
+  const a: Args = { fills: 1_000_000, live: 300_000, rate: 5000, seconds: 20, restartFills: 0, runs: 3, only: undefined };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
+    if (f === '--only') {
+      a.only = new Set(argv[++i]!.split(','));
+      continue;
+    }
     const n = Number(argv[++i]);
     if (f === '--fills') a.fills = n;
     else if (f === '--live') a.live = n;
@@ -121,7 +128,7 @@ async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec
   try {
     await ensureEventStream(nc, { stream: n.stream, subjects: [`${n.subjects}.>`] });
     const msgs: OutboundMessage[] = lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) }));
-    await publishAll(nc, msgs);
+    await publishAll(nc, msgs, { timeoutMs: 120_000 });
 
     // Raw fetch-and-ack of the same messages by a consumer of its own.
     const jsm = await jetstreamManager(nc);
@@ -152,6 +159,7 @@ async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec
     const sql = running.service.store.sql;
     await sql.exec('CREATE TABLE raw_copy (seq bigint, ts timestamptz, id text, book text, payload text); CREATE UNIQUE INDEX ON raw_copy (id)');
     const client = new (await import('pg')).default.Client({ connectionString: db.url });
+    client.on('error', () => undefined); // the COPY's own error rejects below
     await client.connect();
     const { from } = await import('pg-copy-streams');
     const t2 = performance.now();
@@ -166,7 +174,7 @@ async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec
           const l = lines[i]!;
           const id = /"id":"([^"]+)"/.exec(l)![1]!;
           const ts = /"ts":"([^"]+)"/.exec(l)![1]!;
-          const book = /"book":"([^"]+)"/.exec(l)![1]!;
+          const book = /"book":"([^"]+)"/.exec(l)?.[1] ?? '\\N';
           ok = stream.write(`${i}\t${ts}\t${id}\t${book}\t${l.replace(/\\/g, '\\\\')}\n`);
           i++;
         }
@@ -190,7 +198,7 @@ async function live(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec:
   const alone = names();
   await ensureEventStream(nc, { stream: alone.stream, subjects: [`${alone.subjects}.>`] });
   const t0 = performance.now();
-  await publishAll(nc, lines.map((l) => ({ subject: subjectOf(alone.subjects, l), data: Buffer.from(l) })));
+  await publishAll(nc, lines.map((l) => ({ subject: subjectOf(alone.subjects, l), data: Buffer.from(l) })), { timeoutMs: 120_000 });
   const publishPerSec = lines.length / ((performance.now() - t0) / 1000);
   await deleteStream(nc, alone.stream);
 
@@ -199,7 +207,7 @@ async function live(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec:
   try {
     const running = await start(db.url, n);
     const t1 = performance.now();
-    await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })));
+    await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })), { timeoutMs: 120_000 });
     await waitFor(() => taken(running) >= lines.length, 'live ingest');
     const fillsPerSec = lines.length / ((performance.now() - t1) / 1000);
     await running.stop();
@@ -214,8 +222,23 @@ async function live(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec:
 async function latency(nc: NatsConnection, lines: string[], rate: number, seconds: number): Promise<{ p50: number; p99: number; p999: number; samples: number }> {
   const n = names();
   const db = await freshDb();
+  // The service in its own process (as deployed), this one publishing and listening.
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(process.execPath, ['bin/utl.js', 'start'], {
+    env: { ...process.env, DATABASE_URL: db.url, NATS_URL: NATS, UTL_STREAM: n.stream, UTL_SUBJECTS: n.subjects, UTL_CONSUMER: n.consumer, UTL_UPDATES: n.updates, PORT: String(port), UTL_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const state = async (): Promise<{ stats: { booked: number; unbooked: number } } | undefined> => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/state`);
+      return r.ok ? ((await r.json()) as { stats: { booked: number; unbooked: number } }) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const sql = pgSql(db.url);
   try {
-    const running = await start(db.url, n);
+    await waitFor(async () => (await state()) !== undefined, 'the service to start', 120_000);
     const updates: { book: string; seq: number; at: number }[] = [];
     const sub = nc.subscribe(`${n.updates}.>`, { callback: (_e, m) => {
       const u = m.json<{ book: string; seq: number }>();
@@ -223,25 +246,29 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
     } });
     const total = Math.min(lines.length, rate * seconds);
     const sentAt = new Map<string, { at: number; book: string }>();
-    const js = jetstream(nc);
+    // Plain publishes into the stream's subjects (the stream stores them; no per-message ack
+    // round trip to wait for), paced to the rate: the cheapest publisher, so that this process
+    // takes as little of the machine as it can.
     const t0 = performance.now();
-    const pending: Promise<unknown>[] = [];
     for (let i = 0; i < total; i++) {
       const due = t0 + (i * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const l = lines[i]!;
       const id = /"id":"([^"]+)"/.exec(l)![1]!;
-      sentAt.set(id, { at: performance.now(), book: /"book":"([^"]+)"/.exec(l)![1]! });
-      pending.push(js.publish(subjectOf(n.subjects, l), l));
-      if (pending.length >= 1000) await Promise.all(pending.splice(0));
+      const book = /"book":"([^"]+)"/.exec(l)?.[1];
+      if (book !== undefined) sentAt.set(id, { at: performance.now(), book });
+      nc.publish(subjectOf(n.subjects, l), l);
     }
-    await Promise.all(pending);
-    await waitFor(() => taken(running) >= total, 'the latency run');
+    await nc.flush();
+    await waitFor(async () => {
+      const st = await state();
+      return st !== undefined && st.stats.booked + st.stats.unbooked >= total;
+    }, 'the latency run');
     await new Promise((r) => setTimeout(r, 200));
     sub.unsubscribe();
     // Each fill's seq, then the first update of its book at or after it.
-    const { rows } = await running.service.store.sql.query<{ id: string; seq: string }>('SELECT id, seq::text FROM utl_event_keys');
+    const { rows } = await sql.query<{ id: string; seq: string }>('SELECT id, seq::text FROM utl_event_keys');
     const byBook = new Map<string, { seq: number; at: number }[]>();
     for (const u of updates) (byBook.get(u.book) ?? byBook.set(u.book, []).get(u.book)!).push(u);
     const lat: number[] = [];
@@ -252,10 +279,23 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
       const u = byBook.get(s.book)?.find((x) => x.seq >= seq);
       if (u !== undefined) lat.push(u.at - s.at);
     }
+    if (process.env.UTL_BENCH_TRACE !== undefined) {
+      const bySecond = new Map<number, number[]>();
+      for (const r of rows) {
+        const s = sentAt.get(r.id);
+        const u = s === undefined ? undefined : byBook.get(s.book)?.find((x) => x.seq >= Number(r.seq));
+        if (s === undefined || u === undefined) continue;
+        const k = Math.floor((s.at - t0) / 1000);
+        (bySecond.get(k) ?? bySecond.set(k, []).get(k)!).push(u.at - s.at);
+      }
+      for (const [k, v] of [...bySecond].sort((a, b) => a[0] - b[0])) process.stderr.write(`  second ${k}: p50 ${quantile(v.sort((a, b) => a - b), 0.5).toFixed(1)} ms (${v.length})\n`);
+    }
     lat.sort((a, b) => a - b);
-    await running.stop();
     return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), p999: quantile(lat, 0.999), samples: lat.length };
   } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await sql.close();
     await deleteStream(nc, n.stream);
     await db.drop();
   }
@@ -271,7 +311,7 @@ async function restart(nc: NatsConnection, count: number): Promise<{ events: num
     let target = 0;
     for (let i = 0; i < count; i += chunk) {
       const lines = fills(Math.min(chunk, count - i), 1000 + i).map((l) => l.replace('"id":"', `"id":"r${i}-`));
-      await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })));
+      await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })), { timeoutMs: 120_000 });
       target += lines.length;
       await waitFor(() => taken(running) >= target, 'the restart log');
     }
@@ -293,20 +333,21 @@ export async function runServiceBench(args: Args): Promise<Record<string, unknow
   const nc = await connectNats(NATS, 'utl-bench');
   try {
     const lines = fills(args.fills, 42);
+    const on = (phase: string): boolean => args.only === undefined || args.only.has(phase);
     const drains = [];
-    for (let r = 0; r < args.runs; r++) {
+    for (let r = 0; r < (on('drain') ? args.runs : 0); r++) {
       const d = await drain(nc, lines);
       drains.push(d);
       process.stderr.write(`drain ${r + 1}/${args.runs}: ${Math.round(d.fillsPerSec)} fills/s (COPY ${Math.round(d.copyRowsPerSec)} rows/s, fetch+ack ${Math.round(d.fetchAckPerSec)} msgs/s, ${Math.round(d.bytesPerFill)} B/fill)\n`);
     }
-    const l = await live(nc, lines.slice(0, args.live));
-    process.stderr.write(`live: ${Math.round(l.fillsPerSec)} fills/s (publisher alone ${Math.round(l.publishPerSec)} msgs/s)\n`);
-    const lat = await latency(nc, lines, args.rate, args.seconds);
-    process.stderr.write(`latency at ${args.rate}/s: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, p99.9 ${lat.p999.toFixed(1)} ms (${lat.samples} fills)\n`);
-    const rs = args.restartFills > 0 ? await restart(nc, args.restartFills) : undefined;
+    const l = on('live') ? await live(nc, lines.slice(0, args.live)) : undefined;
+    if (l !== undefined) process.stderr.write(`live: ${Math.round(l.fillsPerSec)} fills/s (publisher alone ${Math.round(l.publishPerSec)} msgs/s)\n`);
+    const lat = on('latency') ? await latency(nc, lines, args.rate, args.seconds) : undefined;
+    if (lat !== undefined) process.stderr.write(`latency at ${args.rate}/s: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, p99.9 ${lat.p999.toFixed(1)} ms (${lat.samples} fills)\n`);
+    const rs = args.restartFills > 0 && on('restart') ? await restart(nc, args.restartFills) : undefined;
     if (rs !== undefined) process.stderr.write(`restart with ${rs.events} events in the log: serving in ${Math.round(rs.ms)} ms (tail ${rs.tail})\n`);
     return {
-      drain: {
+      drain: drains.length === 0 ? undefined : {
         fills: args.fills,
         fillsPerSec: median(drains.map((d) => d.fillsPerSec)),
         copyRowsPerSec: median(drains.map((d) => d.copyRowsPerSec)),
@@ -315,7 +356,7 @@ export async function runServiceBench(args: Args): Promise<Record<string, unknow
         runs: drains,
       },
       live: l,
-      latency: { rate: args.rate, ...lat },
+      latency: lat === undefined ? undefined : { rate: args.rate, ...lat },
       restart: rs,
     };
   } finally {

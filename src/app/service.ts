@@ -240,7 +240,18 @@ export class Service {
       const decoded = this.decodeDeliveries(b);
       const p = this.inLane(() => this.processDeliveries(b, decoded));
       queued.push(p);
-      void p.finally(() => queued.splice(queued.indexOf(p), 1));
+      void p.finally(() => {
+        void queued.splice(queued.indexOf(p), 1);
+        // What arrived while the lanes were busy goes as one batch now.
+        if (batch.length > 0 && timer === undefined && queued.length < 2) flush();
+      });
+    };
+    // The wait is up: flush, unless two batches are still in the lanes. Then the batch keeps
+    // filling and goes when one of them is done: under load batches grow (up to batchMax), so
+    // their fixed costs (a commit, the updates) are shared by more events instead of queueing.
+    const due = (): void => {
+      timer = undefined;
+      if (queued.length < 2) flush();
     };
     try {
       for await (const d of source.deliveries()) {
@@ -248,7 +259,7 @@ export class Service {
         if (batch.length >= this.config.batchMax) {
           flush();
           while (queued.length >= 2) await queued[0];
-        } else timer ??= setTimeout(flush, this.config.batchWaitMs);
+        } else if (timer === undefined && batch.length === 1) timer = setTimeout(due, this.config.batchWaitMs);
         if (this.stopping) break;
       }
     } catch (err) {

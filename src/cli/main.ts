@@ -111,6 +111,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--stream <name>', 'JetStream stream of inbound events').env('UTL_STREAM').default('UTL_EVENTS'))
     .addOption(new Option('--subjects <prefix>', 'subject prefix of inbound events (<prefix>.<book>)').env('UTL_SUBJECTS').default('utl.events'))
     .addOption(new Option('--consumer <name>', 'durable consumer name').env('UTL_CONSUMER').default('utl'))
+    .addOption(new Option('--updates <prefix>', 'subject prefix of the updates published (<prefix>.<book>)').env('UTL_UPDATES').default('utl.updates'))
     .addOption(new Option('--batch-max <n>', 'most messages per commit').env('UTL_BATCH_MAX').argParser(parseCount).default(1000))
     .addOption(new Option('--batch-wait-ms <ms>', 'longest wait for a batch to fill').env('UTL_BATCH_WAIT_MS').argParser(parseCount).default(5))
     .addOption(new Option('--ack-wait-ms <ms>', 'JetStream redelivers a message not acknowledged within this time').env('UTL_ACK_WAIT_MS').argParser(parseCount).default(10_000))
@@ -156,6 +157,7 @@ interface StartFlags {
   stream: string;
   subjects: string;
   consumer: string;
+  updates: string;
   batchMax: number;
   batchWaitMs: number;
   checkpointEvery: number;
@@ -197,6 +199,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
       reporting: flags.reporting,
       cashLike: flags.cash,
       consumer: flags.consumer,
+      updatesPrefix: flags.updates,
       batchMax: flags.batchMax,
       batchWaitMs: flags.batchWaitMs,
       checkpointEvery: flags.checkpointEvery,
