@@ -49,8 +49,10 @@ export interface ServiceConfig {
   readonly checkpointEvery: number;
   /** …or this long (ms) after the last one, whichever first. */
   readonly checkpointIntervalMs: number;
-  /** Events this much older (µs of event time) than the newest stay in memory for cheap rebooks. */
+  /** Events this much older (µs of event time) than the newest stay in memory for cheap rebooks… */
   readonly lateWindowUs: number;
+  /** …but at most about this many per book (a busy book's hour can be millions of events). */
+  readonly windowMaxEvents: number;
   /** Name of the inbound consumer (its position is kept in the store). */
   readonly consumer: string;
   /** Subject prefix of the updates: `<prefix>.<book>`. */
@@ -68,6 +70,7 @@ export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
   checkpointEvery: 50_000,
   checkpointIntervalMs: 10_000,
   lateWindowUs: 3_600_000_000,
+  windowMaxEvents: 50_000,
   consumer: 'utl',
   updatesPrefix: 'utl.updates',
   retryDelayMs: 1000,
@@ -494,7 +497,7 @@ export class Service {
       await this.store.saveCheckpoint(seq, JSON.stringify(doc), books);
       this.checkpointDirty.clear();
       await this.store.pruneCheckpoints(2);
-      await this.store.saveBases(this.ledger.trim(this.maxTs - this.config.lateWindowUs));
+      await this.store.saveBases(this.ledger.trim(this.maxTs - this.config.lateWindowUs, this.config.windowMaxEvents));
       this.stats.checkpoints++;
     } catch (err) {
       this.log.warn({ err: String(err) }, 'checkpoint failed: will retry');

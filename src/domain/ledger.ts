@@ -378,16 +378,23 @@ export class Ledger {
   }
 
   /**
-   * Lets go of every book's events up to its last snapshot before `cut` (and of the marks', reports'
-   * and terms' events before `cut`, whose effects stay): that snapshot becomes the book's base.
+   * Lets go of every book's events up to its last snapshot before `cut`, or a later one when more
+   * than `maxKeep` events would stay (and of the marks', reports' and terms' events before `cut`,
+   * whose effects stay): that snapshot becomes the book's base.
    * A later event before a base asks for history (`status: 'history'`). Returns the new bases, for
    * the caller to keep where `rebase` can find them again.
    */
-  trim(cut: TsUs): { book: string; base: BookBase }[] {
+  trim(cut: TsUs, maxKeep = Number.MAX_SAFE_INTEGER): { book: string; base: BookBase }[] {
     const out: { book: string; base: BookBase }[] = [];
     for (const l of this.lines.values()) {
+      // The latest snapshot before `cut`…
       let s = l.snapshots.length - 1;
       while (s >= 0 && (l.snapshots[s]!.index === 0 || l.timeline[l.snapshots[s]!.index - 1]!.ts >= cut)) s--;
+      // …or a later one, when more than `maxKeep` events would stay (a busy book's hour is long).
+      if (l.timeline.length > maxKeep) {
+        const first = l.snapshots.findIndex((x) => x.index > 0 && l.timeline.length - x.index <= maxKeep);
+        if (first > s) s = first;
+      }
       if (s < 0) continue;
       const snap = l.snapshots[s]!;
       const last = l.timeline[snap.index - 1]!;

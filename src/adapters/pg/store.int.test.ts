@@ -146,7 +146,7 @@ describe.each(bothStores())('live booking with history from $name', (factory) =>
         scenarioArb,
         fc.integer({ min: 1, max: 3 }),
         fc.nat(),
-        fc.array(fc.record({ action: fc.constantFrom('none', 'trim', 'trim', 'restart'), cut: fc.integer({ min: 0, max: 44 }) }), { minLength: 50, maxLength: 50 }),
+        fc.array(fc.record({ action: fc.constantFrom('none', 'trim', 'trim', 'restart'), cut: fc.integer({ min: 0, max: 44 }), keep: fc.integer({ min: 0, max: 12 }) }), { minLength: 50, maxLength: 50 }),
         async (s, snapshotEvery, seed, actions) => {
           await opened.sql.exec(`TRUNCATE utl_event_keys, utl_events, utl_checkpoints, utl_checkpoint_books, utl_book_bases, utl_balances, utl_rejected; UPDATE utl_counters SET next = 1`);
           {
@@ -160,7 +160,7 @@ describe.each(bothStores())('live booking with history from $name', (factory) =>
               expect((await submitWithHistory(live, e, store)).status).not.toBe('history');
               store.horizon = o.seq;
               const a = actions[i % actions.length]!;
-              if (a.action === 'trim') await store.saveBases(live.trim(T0 + a.cut * 1_000_000));
+              if (a.action === 'trim') await store.saveBases(live.trim(T0 + a.cut * 1_000_000, a.keep));
               else if (a.action === 'restart') {
                 await store.saveCheckpoint(o.seq, '{}', live.checkpoint());
                 const cp = (await store.latestCheckpoint())!;
