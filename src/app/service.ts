@@ -122,6 +122,7 @@ export class Service {
   private sinceCheckpoint = 0;
   private lastCheckpointAt = Date.now();
   private readonly checkpointDirty = new Set<string>();
+  private checkpointing: Promise<void> | undefined;
   private maxTs: TsUs = Number.MIN_SAFE_INTEGER;
   private stopping = false;
   private readonly sources: EventSource[] = [];
@@ -483,7 +484,13 @@ export class Service {
   }
 
   /** A restart point, then the windows trimmed (their new bases stored for late events). */
-  private async checkpoint(): Promise<void> {
+  /**
+   * A restart point, then the windows trimmed (their new bases stored for late events). The state
+   * is serialized here, at once; the writes run beside the booking that goes on (one checkpoint
+   * in flight at a time), so a checkpoint does not stall the pipeline. `flushCheckpoint` waits.
+   */
+  private checkpoint(): Promise<void> {
+    if (this.checkpointing !== undefined) return this.checkpointing; // the next one comes later
     const seq = this.stats.lastSeq;
     const doc: CheckpointDoc = {
       marks: snapshotMarks(this.ledger.marks),
@@ -492,18 +499,36 @@ export class Service {
       reports: this.ledger.reports.map((r) => r.id),
       maxTs: this.maxTs,
     };
+    const dirty = [...this.checkpointDirty];
     const books = this.ledger.checkpoint().filter((b) => this.checkpointDirty.has(b.book));
-    try {
-      await this.store.saveCheckpoint(seq, JSON.stringify(doc), books);
-      this.checkpointDirty.clear();
-      await this.store.pruneCheckpoints(2);
-      await this.store.saveBases(this.ledger.trim(this.maxTs - this.config.lateWindowUs, this.config.windowMaxEvents));
-      this.stats.checkpoints++;
-    } catch (err) {
-      this.log.warn({ err: String(err) }, 'checkpoint failed: will retry');
-    }
+    this.checkpointDirty.clear();
+    // Both calls serialize what they write before their first await: the state may move on.
+    const saved = this.store.saveCheckpoint(seq, JSON.stringify(doc), books);
+    const bases = this.store.saveBases(this.ledger.trim(this.maxTs - this.config.lateWindowUs, this.config.windowMaxEvents));
     this.sinceCheckpoint = 0;
     this.lastCheckpointAt = Date.now();
+    const done = Promise.all([saved, bases])
+      .then(() => this.store.pruneCheckpoints(2))
+      .then(
+        () => {
+          this.stats.checkpoints++;
+        },
+        (err: unknown) => {
+          // Not written: those books go into the next checkpoint again.
+          for (const b of dirty) this.checkpointDirty.add(b);
+          this.log.warn({ err: String(err) }, 'checkpoint failed: will retry');
+        },
+      )
+      .finally(() => {
+        this.checkpointing = undefined;
+      });
+    this.checkpointing = done;
+    return Promise.resolve();
+  }
+
+  /** Waits for the checkpoint being written, if any. */
+  private async flushCheckpoint(): Promise<void> {
+    while (this.checkpointing !== undefined) await this.checkpointing;
   }
 
   // ---- reading ----
@@ -544,7 +569,11 @@ export class Service {
     await Promise.all(this.loops);
     await this.lane;
     await this.inBookLane(async () => {
-      if (this.sinceCheckpoint > 0 || this.checkpointDirty.size > 0) await this.checkpoint();
+      await this.flushCheckpoint();
+      if (this.sinceCheckpoint > 0 || this.checkpointDirty.size > 0) {
+        await this.checkpoint();
+        await this.flushCheckpoint();
+      }
     });
   }
 }
