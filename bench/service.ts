@@ -224,8 +224,10 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
   const db = await freshDb();
   // The service in its own process (as deployed), this one publishing and listening.
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ['bin/utl.js', 'start'], {
-    env: { ...process.env, DATABASE_URL: db.url, NATS_URL: NATS, UTL_STREAM: n.stream, UTL_SUBJECTS: n.subjects, UTL_CONSUMER: n.consumer, UTL_UPDATES: n.updates, PORT: String(port), UTL_LOG_LEVEL: 'warn' },
+  // UTL_BENCH_CHILD_ARGS: node flags for the service (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.UTL_BENCH_CHILD_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/utl.js', 'start'], {
+    env: { ...process.env, DATABASE_URL: db.url, NATS_URL: NATS, UTL_STREAM: n.stream, UTL_SUBJECTS: n.subjects, UTL_CONSUMER: n.consumer, UTL_UPDATES: n.updates, PORT: String(port), UTL_LOG_LEVEL: process.env.UTL_BENCH_LOG ?? 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const state = async (): Promise<{ stats: { booked: number; unbooked: number } } | undefined> => {

@@ -22,7 +22,7 @@ import { describeIssues, type RejectCode } from '../domain/errors.js';
 import type { LedgerEvent, TsUs } from '../domain/events.js';
 import { Ledger, type LedgerConfig } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
-import { buildReport, stateDocument, unbookedEvents, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
+import { buildReport, stateDocument, unbookedEvents, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
 import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
@@ -57,6 +57,8 @@ export interface ServiceConfig {
   readonly consumer: string;
   /** Subject prefix of the updates: `<prefix>.<book>`. */
   readonly updatesPrefix: string;
+  /** A book's updates are coalesced: at most one per this many ms. */
+  readonly updateIntervalMs: number;
   /** Delay before a message is redelivered after a transient fault (ms). */
   readonly retryDelayMs: number;
 }
@@ -73,6 +75,7 @@ export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
   windowMaxEvents: 50_000,
   consumer: 'utl',
   updatesPrefix: 'utl.updates',
+  updateIntervalMs: 10,
   retryDelayMs: 1000,
 };
 
@@ -123,6 +126,9 @@ export class Service {
   private lastCheckpointAt = Date.now();
   private readonly checkpointDirty = new Set<string>();
   private checkpointing: Promise<void> | undefined;
+  private readonly lastPublished = new Map<string, number>();
+  private readonly toPublish = new Set<string>();
+  private publishTimer: NodeJS.Timeout | undefined;
   private maxTs: TsUs = Number.MIN_SAFE_INTEGER;
   private stopping = false;
   private readonly sources: EventSource[] = [];
@@ -462,18 +468,46 @@ export class Service {
   }
 
   /** Publishes each touched book's positions and PnL: one update per book per batch. */
+  /**
+   * Publishes each touched book's positions and PnL, coalesced: a book is published at most once
+   * per `updateIntervalMs`; what changes meanwhile goes in one update when the interval is up.
+   * Building an update values the whole book, so at high rates this saves most of that work.
+   */
   private publish(books: readonly string[]): void {
     for (const l of this.listeners) l(books, this.stats.lastSeq);
     if (this.sink === undefined) return;
+    const now = Date.now();
+    const due: string[] = [];
+    for (const b of books) {
+      if (now - (this.lastPublished.get(b) ?? 0) >= this.config.updateIntervalMs) due.push(b);
+      else this.toPublish.add(b);
+    }
+    if (due.length > 0) this.send(due);
+    if (this.toPublish.size > 0 && this.publishTimer === undefined) {
+      this.publishTimer = setTimeout(() => {
+        this.publishTimer = undefined;
+        // In the booking lane: an update never shows a batch half booked.
+        void this.inBookLane(() => {
+          const later = [...this.toPublish];
+          this.toPublish.clear();
+          this.send(later);
+          return Promise.resolve();
+        });
+      }, this.config.updateIntervalMs);
+    }
+  }
+
+  private send(books: readonly string[]): void {
+    if (this.sink === undefined || books.length === 0) return;
     const report = buildReport(this.ledger, { books });
+    const at = new Date().toISOString();
+    const byBook = new Map<string, PositionReport[]>();
+    for (const p of report.positions) (byBook.get(p.book) ?? byBook.set(p.book, []).get(p.book)!).push(p);
+    const now = Date.now();
     for (const book of books) {
-      const update = {
-        book,
-        seq: this.stats.lastSeq,
-        at: new Date().toISOString(),
-        summary: report.books.find((b) => b.book === book),
-        positions: report.positions.filter((p) => p.book === book),
-      };
+      this.toPublish.delete(book);
+      this.lastPublished.set(book, now);
+      const update = { book, seq: this.stats.lastSeq, at, summary: report.books.find((b) => b.book === book), positions: byBook.get(book) ?? [] };
       this.sink.publish(`${this.config.updatesPrefix}.${book}`, Buffer.from(JSON.stringify(update)));
     }
   }
@@ -491,6 +525,7 @@ export class Service {
    */
   private checkpoint(): Promise<void> {
     if (this.checkpointing !== undefined) return this.checkpointing; // the next one comes later
+    const t0 = performance.now();
     const seq = this.stats.lastSeq;
     const doc: CheckpointDoc = {
       marks: snapshotMarks(this.ledger.marks),
@@ -507,11 +542,13 @@ export class Service {
     const bases = this.store.saveBases(this.ledger.trim(this.maxTs - this.config.lateWindowUs, this.config.windowMaxEvents));
     this.sinceCheckpoint = 0;
     this.lastCheckpointAt = Date.now();
+    const serializeMs = performance.now() - t0;
     const done = Promise.all([saved, bases])
       .then(() => this.store.pruneCheckpoints(2))
       .then(
         () => {
           this.stats.checkpoints++;
+          this.log.info({ seq, books: books.length, serializeMs: Math.round(serializeMs), totalMs: Math.round(performance.now() - t0) }, 'checkpoint');
         },
         (err: unknown) => {
           // Not written: those books go into the next checkpoint again.
@@ -569,6 +606,9 @@ export class Service {
     await Promise.all(this.loops);
     await this.lane;
     await this.inBookLane(async () => {
+      if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
+      this.publishTimer = undefined;
+      this.send([...this.toPublish]);
       await this.flushCheckpoint();
       if (this.sinceCheckpoint > 0 || this.checkpointDirty.size > 0) {
         await this.checkpoint();
