@@ -8,7 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../../test/support/pg.js';
 import { privateNats } from '../../test/support/nats-server.js';
-import { generatedLines, offline, quiet, serviceConfig, startOptions, subjectOf, uniqueNames, waitUntil } from '../../test/support/service.js';
+import { generatedLines, offline, quiet, serviceConfig, startOptions, subjectOf, streamAnswers, uniqueNames, waitUntil } from '../../test/support/service.js';
 import { connectNats, publishAll, type NatsConnection, type OutboundMessage } from '../adapters/nats/jetstream.js';
 import { pgSql } from '../adapters/pg/sql.js';
 import { PgStore } from '../adapters/pg/store.js';
@@ -146,18 +146,7 @@ describe('service faults', () => {
       await waitUntil(() => running.service.stats.lastSeq > 2_000, 30_000, 'some booking');
       await nats.restart({ hard: true, downMs: 300 });
       // JetStream recovers its streams after the restart; publish the rest once it answers.
-      await waitUntil(
-        async () => {
-          try {
-            await (await jetstreamManager(nc)).streams.info(names.stream);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        30_000,
-        'JetStream to be back',
-      );
+      await waitUntil(() => streamAnswers(nc, names.stream), 30_000, 'JetStream to be back');
       await publishAll(nc, msgs.slice(10_000));
       const expected = await offline(lines);
       await waitUntil(async () => (await running.service.store.consumerPosition(names.consumer)) === lines.length, 90_000, 'the whole stream to be committed');

@@ -20,7 +20,7 @@ import { TextDecoder } from 'node:util';
 import type { BookSettings } from '../domain/book.js';
 import { describeIssues, type RejectCode } from '../domain/errors.js';
 import type { LedgerEvent, TsUs } from '../domain/events.js';
-import { Ledger, type LedgerConfig } from '../domain/ledger.js';
+import { Ledger, type LedgerConfig, type SubmitResult } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
 import { buildReport, stateDocument, unbookedEvents, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
 import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
@@ -133,8 +133,6 @@ export class Service {
   private stopping = false;
   private readonly sources: EventSource[] = [];
   private readonly loops: Promise<void>[] = [];
-  /** Listeners of booked batches (the HTTP layer's streams, tests): books touched and the last seq. */
-  private readonly listeners = new Set<(books: readonly string[], seq: number) => void>();
 
   constructor(
     readonly store: PgStore,
@@ -190,12 +188,8 @@ export class Service {
       const rows = await store.tail(seq, 10_000);
       if (rows.length === 0) break;
       for (const row of rows) {
-        const e = decodeStored(row.payload, ledger.instruments);
-        store.horizon = row.seq - 1;
-        if (submitInMemory(ledger, e) === undefined) await submitWithHistory(ledger, e, store, this.countLoad);
-        store.horizon = row.seq;
+        await this.bookCommitted(decodeStored(row.payload, ledger.instruments), row.seq);
         seq = row.seq;
-        if (e.ts > this.maxTs) this.maxTs = e.ts;
         tail++;
       }
     }
@@ -433,7 +427,6 @@ export class Service {
 
   /** Books the batch's new events in commit order; a failure here rebuilds from the store. */
   private async book(incoming: readonly Incoming[], outcomes: readonly Outcome[]): Promise<void> {
-    const store = this.store;
     let last = this.stats.lastSeq;
     try {
       for (const [i, x] of incoming.entries()) {
@@ -441,11 +434,8 @@ export class Service {
         if (o.kind === 'duplicate') this.stats.duplicates++;
         if (o.kind === 'conflict') this.stats.rejected++;
         if (o.kind !== 'new' || o.seq <= this.stats.lastSeq) continue; // booked already by a restore
-        store.horizon = o.seq - 1;
-        const r = submitInMemory(this.ledger, x.event) ?? (await submitWithHistory(this.ledger, x.event, store, this.countLoad));
-        store.horizon = o.seq;
+        const r = await this.bookCommitted(x.event, o.seq);
         last = o.seq;
-        if (x.event.ts > this.maxTs) this.maxTs = x.event.ts;
         if (r.status === 'rejected') this.stats.rejected++;
         else if (r.status === 'unbooked') this.stats.unbooked++;
         else this.stats.booked++;
@@ -467,6 +457,18 @@ export class Service {
     }
   }
 
+  /**
+   * Books one committed event: history, when it needs any, comes from the events committed
+   * before it (`seq` is its place in the log), never from the rest of its batch.
+   */
+  private async bookCommitted(e: LedgerEvent, seq: number): Promise<SubmitResult> {
+    this.store.horizon = seq - 1;
+    const r = submitInMemory(this.ledger, e) ?? (await submitWithHistory(this.ledger, e, this.store, this.countLoad));
+    this.store.horizon = seq;
+    if (e.ts > this.maxTs) this.maxTs = e.ts;
+    return r;
+  }
+
   /** Publishes each touched book's positions and PnL: one update per book per batch. */
   /**
    * Publishes each touched book's positions and PnL, coalesced: a book is published at most once
@@ -474,7 +476,6 @@ export class Service {
    * Building an update values the whole book, so at high rates this saves most of that work.
    */
   private publish(books: readonly string[]): void {
-    for (const l of this.listeners) l(books, this.stats.lastSeq);
     if (this.sink === undefined) return;
     const now = Date.now();
     const due: string[] = [];
@@ -510,11 +511,6 @@ export class Service {
       const update = { book, seq: this.stats.lastSeq, at, summary: report.books.find((b) => b.book === book), positions: byBook.get(book) ?? [] };
       this.sink.publish(`${this.config.updatesPrefix}.${book}`, Buffer.from(JSON.stringify(update)));
     }
-  }
-
-  onBooked(listener: (books: readonly string[], seq: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** A restart point, then the windows trimmed (their new bases stored for late events). */
@@ -587,7 +583,7 @@ export class Service {
   async reportAt(ts: TsUs, options: ReportOptions = {}): Promise<Report> {
     return this.inBookLane(async () => {
       const l = this.newLedger(ts);
-      restoreMarks(l.marks, JSON.parse(JSON.stringify(snapshotMarks(this.ledger.marks))) as MarksSnapshot);
+      restoreMarks(l.marks, snapshotMarks(this.ledger.marks));
       for (const i of this.ledger.instruments.entries()) l.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, i.multiplier);
       const books = options.books ?? this.ledger.bookNames();
       for (const book of books) {

@@ -71,16 +71,12 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) });
 
-  program
-    .command('replay')
-    .description('book a file of events (JSON Lines, a JSON array, or ccxt output) and print positions, PnL and exposure')
-    .argument('<files...>', 'events: JSON Lines, or JSON arrays (canonical events or ccxt unified structures), booked together in the order given')
-    .addOption(new Option('--method <method>', 'cost method').choices(COST_METHODS).default('fifo'))
-    .addOption(new Option('--fees <convention>', 'fee convention').choices(['separate', 'capitalise']).default('separate'))
-    .addOption(new Option('--pool <pool>', 'lots pooled per book, or per venue').choices(['book', 'venue']).default('book'))
-    .option('--books <file>', 'per-book settings (JSON: {"books": {"<book>": {"method", "fees", "pool"}}}), overriding --method/--fees/--pool')
-    .option('--reporting <asset>', 'reporting currency', parseAsset, 'USD')
-    .option('--cash <assets>', 'comma-separated assets valued at 1 reporting unit and kept as cash (e.g. USDT,USDC)', parseAssets, [])
+  bookingOptions(
+    program
+      .command('replay')
+      .description('book a file of events (JSON Lines, a JSON array, or ccxt output) and print positions, PnL and exposure')
+      .argument('<files...>', 'events: JSON Lines, or JSON arrays (canonical events or ccxt unified structures), booked together in the order given'),
+  )
     .option('--at <ts>', 'as-of: the state at this instant (events after it are left out)', parseAt)
     .option('--json', 'print JSON (full precision) instead of tables')
     .option('--lots', 'include each position\'s open lots (JSON)')
@@ -94,15 +90,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       code = await runReplay(files, flags, out, err);
     });
 
-  program
-    .command('start')
-    .description('run the real-time service: events from NATS JetStream and HTTP, committed to PostgreSQL, booked, published')
-    .addOption(new Option('--method <method>', 'cost method').choices(COST_METHODS).default('fifo'))
-    .addOption(new Option('--fees <convention>', 'fee convention').choices(['separate', 'capitalise']).default('separate'))
-    .addOption(new Option('--pool <pool>', 'lots pooled per book, or per venue').choices(['book', 'venue']).default('book'))
-    .option('--books <file>', 'per-book settings (JSON), as for replay')
-    .option('--reporting <asset>', 'reporting currency', parseAsset, 'USD')
-    .option('--cash <assets>', 'comma-separated assets valued at 1 reporting unit and kept as cash', parseAssets, [])
+  bookingOptions(program.command('start').description('run the real-time service: events from NATS JetStream and HTTP, committed to PostgreSQL, booked, published'))
     .addOption(new Option('--host <host>', 'HTTP address to listen on').env('UTL_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'HTTP port (0: any free port)').env('PORT').argParser(parsePort).default(8080))
     .addOption(new Option('--data <dir>', 'data folder of the embedded PostgreSQL (when no DATABASE_URL)').env('UTL_DATA_DIR').default('.utl'))
@@ -128,6 +116,17 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     throw e;
   }
   return code;
+}
+
+/** The booking settings both commands take: method, fees, pooling, per-book file, R and cash. */
+function bookingOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--method <method>', 'cost method').choices(COST_METHODS).default('fifo'))
+    .addOption(new Option('--fees <convention>', 'fee convention').choices(['separate', 'capitalise']).default('separate'))
+    .addOption(new Option('--pool <pool>', 'lots pooled per book, or per venue').choices(['book', 'venue']).default('book'))
+    .option('--books <file>', 'per-book settings (JSON: {"books": {"<book>": {"method", "fees", "pool"}}}), overriding --method/--fees/--pool')
+    .option('--reporting <asset>', 'reporting currency', parseAsset, 'USD')
+    .option('--cash <assets>', 'comma-separated assets valued at 1 reporting unit and kept as cash (e.g. USDT,USDC)', parseAssets, []);
 }
 
 function parsePort(text: string): number {

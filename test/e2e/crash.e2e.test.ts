@@ -11,7 +11,7 @@ import { mulberry32 } from '../../bench/generate.js';
 import { connectNats, publishAll } from '../../src/adapters/nats/jetstream.js';
 import { pgSql } from '../../src/adapters/pg/sql.js';
 import { freshDatabase } from '../support/pg.js';
-import { generatedLines, offline, subjectOf, uniqueNames, waitUntil } from '../support/service.js';
+import { generatedLines, offline, subjectOf, streamAnswers, uniqueNames, waitUntil } from '../support/service.js';
 import { freePort } from '../support/net.js';
 
 const NATS = process.env.UTL_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -58,18 +58,7 @@ describe('kill -9 while fills stream in', () => {
       const messages = lines.map((l, i) => ({ subject: subjectOf(names.subjects, l), data: Buffer.from(l), msgId: `m${i}` }));
       child = spawnService();
       // The stream is created by the service; wait for it before publishing.
-      await waitUntil(
-        async () => {
-          try {
-            await (await jetstreamManager(nc)).streams.info(names.stream);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        60_000,
-        'the service to create its stream',
-      );
+      await waitUntil(() => streamAnswers(nc, names.stream), 60_000, 'the service to create its stream');
       // Publish in chunks, so that the kills land while fills are still arriving.
       const publishing = (async () => {
         for (let i = 0; i < messages.length; i += 20_000) {

@@ -1,9 +1,11 @@
 /** Helpers for tests of the running service: events, subjects, the offline digest to compare with. */
 import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateLog } from '../../bench/generate.js';
+import type { NatsConnection } from '../../src/adapters/nats/jetstream.js';
 import { replayFile, type ReplayResult } from '../../src/app/replay.js';
 import { DEFAULT_SERVICE_CONFIG, type Logger, type ServiceConfig } from '../../src/app/service.js';
 import { DEFAULT_START, type StartOptions } from '../../src/app/start.js';
@@ -48,6 +50,16 @@ export async function offline(lines: readonly string[]): Promise<ReplayResult> {
     return await replayFile(path, { settings: SETTINGS, reporting: 'USD', cashLike: [], until: undefined, ccxt: {}, lots: false });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Whether JetStream answers for this stream now (it exists, and the server is up). */
+export async function streamAnswers(nc: NatsConnection, stream: string): Promise<boolean> {
+  try {
+    await (await jetstreamManager(nc)).streams.info(stream);
+    return true;
+  } catch {
+    return false;
   }
 }
 

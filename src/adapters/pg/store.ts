@@ -188,11 +188,6 @@ export class PgStore implements HistoryStore {
     return { outcomes, conflicts };
   }
 
-  /** Rejections with no event to commit (bad bytes, say), in one transaction. */
-  async reject(rejected: readonly Rejection[], consumer?: { name: string; position: number }): Promise<void> {
-    await this.commit({ events: [], rejected, ...(consumer === undefined ? {} : { consumer }) });
-  }
-
   /** The stored answer to an Idempotency-Key, if that key was used. */
   async idempotent(key: string): Promise<{ request: string; status: number; body: string } | undefined> {
     const { rows } = await this.sql.query<{ request: string; status: number; response: string }>('SELECT request, status, response FROM utl_idempotency WHERE key = $1', [key]);
