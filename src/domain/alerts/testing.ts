@@ -1,0 +1,30 @@
+/**
+ * Builders for alert tests (engine, app, integration): facts with everything quiet, and rules
+ * from their config form. Pure, so it may sit in the domain beside what it builds.
+ */
+import type { AlertFacts } from './facts.js';
+import { validateAlertConfig, type AlertRule } from './rules.js';
+
+/** Facts where nothing is wrong, at `nowMs`, with `over` replacing whole fields. */
+export function quietFacts(nowMs: number, over: Partial<AlertFacts> = {}): AlertFacts {
+  return {
+    nowMs,
+    reporting: 'USD',
+    breaks: [],
+    sources: [],
+    marks: [],
+    consumerLag: 0,
+    rejectedTotal: 0,
+    exposure: { byAsset: [], byVenue: [], byBook: [], firm: { net: '0', gross: '0' } },
+    pnl: [],
+    checks: [],
+    ...over,
+  };
+}
+
+/** Rules from their config form (as in the YAML file); throws listing the problems. */
+export function rulesOf(...raw: Record<string, unknown>[]): AlertRule[] {
+  const r = validateAlertConfig({ rules: raw });
+  if (!r.ok) throw new Error(r.problems.join('\n'));
+  return [...r.config.rules];
+}
