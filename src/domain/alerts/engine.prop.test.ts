@@ -50,7 +50,9 @@ const stepArb = fc.record({
   restart: fc.boolean(),
 });
 
-function factsOf(steps: fc.Arbitrary<fc.infer<typeof stepArb>[]>): fc.Arbitrary<{ facts: AlertFacts[]; restarts: boolean[] }> {
+type Step = typeof stepArb extends fc.Arbitrary<infer T> ? T : never;
+
+function factsOf(steps: fc.Arbitrary<Step[]>): fc.Arbitrary<{ facts: AlertFacts[]; restarts: boolean[] }> {
   return steps.map((list) => {
     let now = T0;
     let rejected = 0;
