@@ -531,6 +531,37 @@ export class Ledger {
     return this.lines.get(book)?.state;
   }
 
+  /** The first instant a cursor over `book` can start at (undefined: the book is unknown). */
+  windowStart(book: string): TsUs | undefined {
+    const l = this.lines.get(book);
+    if (l === undefined) return undefined;
+    if (!this.config.retain) return l.last === undefined ? Number.MIN_SAFE_INTEGER : l.last.ts + 1;
+    return l.base === undefined ? Number.MIN_SAFE_INTEGER : l.base.ts + 1;
+  }
+
+  /**
+   * A replay of `book` on a copy, for reading the past (reconciliation as of a venue's report):
+   * it starts with the state after every effective event before `fromTs` and books the rest of
+   * the timeline one event at a time. The ledger itself is never changed. Undefined for an unknown
+   * book; a `HistoryNeed` when the book's window (or a streaming ledger) cannot say what it held
+   * before `fromTs`: the caller asks the store (a ledger rebased on that book's history).
+   */
+  cursor(book: string, fromTs: TsUs): BookCursor | HistoryNeed | undefined {
+    const l = this.lines.get(book);
+    if (l === undefined) return undefined;
+    const need: HistoryNeed = { book, before: { ts: fromTs, id: '' } };
+    // Nothing at or after `fromTs`: the state as it is (read only, never booked into).
+    if (l.last === undefined || l.last.ts < fromTs) return new BookCursor(l.state, [], 0, this.ctx);
+    if (!this.config.retain || (l.base !== undefined && l.base.ts >= fromTs)) return need;
+    let s = l.snapshots.length - 1;
+    while (s >= 0 && l.snapshots[s]!.index > 0 && l.timeline[l.snapshots[s]!.index - 1]!.ts >= fromTs) s--;
+    const snap = s >= 0 ? l.snapshots[s]! : undefined;
+    if (snap === undefined && (l.base !== undefined || l.timeline.length === 0)) return need; // adopted or windowed without its base
+    const cursor = new BookCursor(snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone(), l.timeline, snap?.index ?? 0, this.ctx);
+    cursor.advanceBefore(fromTs);
+    return cursor;
+  }
+
   /** Corrections whose target never arrived, or that target something they cannot correct. */
   invalidCorrections(): { id: string; code: 'ORPHAN_CORRECTION' | 'CORRECTION_TARGET_INVALID'; message: string }[] {
     const out: { id: string; code: 'ORPHAN_CORRECTION' | 'CORRECTION_TARGET_INVALID'; message: string }[] = [];
@@ -547,6 +578,47 @@ export class Ledger {
     for (const [target, cs] of this.cancels) for (const c of cs) check(target, c);
     for (const [target, as] of this.amends) for (const a of as) check(target, a);
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+/**
+ * A book replayed on a copy (see `Ledger.cursor`): `state` is the book after every event before
+ * `peek()`. Used synchronously: the ledger must not take events while a cursor is being read.
+ */
+export class BookCursor {
+  private readonly consulted = new Set<string>();
+  /** Whether the book refused the last event `next()` booked (UNVALUED…): the state did not move. */
+  refused = false;
+
+  constructor(
+    readonly state: BookState,
+    private readonly timeline: readonly BookEvent[],
+    private at: number,
+    private readonly ctx: BookingContext,
+  ) {}
+
+  /** The next event to book, if any. */
+  peek(): BookEvent | undefined {
+    return this.timeline[this.at];
+  }
+
+  /** Books the next event and returns it (undefined at the end). */
+  next(): BookEvent | undefined {
+    const e = this.timeline[this.at];
+    if (e === undefined) return undefined;
+    this.at++;
+    this.refused = bookEvent(this.state, e, this.ctx, this.consulted) !== undefined;
+    return e;
+  }
+
+  /** Books every event before `ts`. */
+  advanceBefore(ts: TsUs): void {
+    for (let e = this.peek(); e !== undefined && e.ts < ts; e = this.peek()) this.next();
+  }
+
+  /** Books every event at or before `ts`: the state is then the book as of `ts`. */
+  advanceTo(ts: TsUs): void {
+    for (let e = this.peek(); e !== undefined && e.ts <= ts; e = this.peek()) this.next();
   }
 }
 
