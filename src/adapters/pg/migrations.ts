@@ -137,6 +137,89 @@ CREATE TABLE utl_idempotency (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'reconciliation: breaks, cells, audit',
+    sql: `
+-- Balance breaks, one row each; the document holds the amounts (decimal text, never float), the
+-- explanation and the history. Columns beside it are for filtering.
+CREATE TABLE utl_breaks (
+  id            text PRIMARY KEY,
+  venue         text NOT NULL,
+  account       text NOT NULL,
+  asset         text NOT NULL,
+  book          text,
+  status        text NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved', 'auto_resolved')),
+  first_seen_ms bigint NOT NULL,
+  updated_ms    bigint NOT NULL,
+  doc           jsonb NOT NULL
+);
+CREATE INDEX utl_breaks_active ON utl_breaks (venue, asset) WHERE status IN ('open', 'acknowledged');
+
+-- Per (venue, account, asset, book) cell: the last report taken, the last one that agreed, and
+-- the report itself (what a recheck holds again when UTL's side changes).
+CREATE TABLE utl_recon_cells (
+  key    text PRIMARY KEY,
+  state  jsonb NOT NULL,
+  report text NOT NULL
+);
+
+-- Who did what, when: every acknowledgement and resolution of a break (and, later, every write).
+CREATE TABLE utl_audit (
+  id     bigserial PRIMARY KEY,
+  at     timestamptz NOT NULL DEFAULT now(),
+  actor  text NOT NULL,
+  action text NOT NULL,
+  target text NOT NULL,
+  detail jsonb NOT NULL
+);
+`,
+  },
+  {
+    // Versions need not be contiguous: migrate() applies this array in order, by version recorded.
+    version: 3,
+    name: 'alerts: instance state, notification history, engine memory',
+    sql: `
+-- One row per alert instance (rule, key): its current state, and the engine's copy of it
+-- (the state column, what a restart restores). A resolved instance keeps its row until it fires again.
+-- Times are epoch milliseconds; amounts live as text in the JSON documents, never as float.
+CREATE TABLE utl_alerts (
+  rule           text NOT NULL,
+  key            text NOT NULL,
+  labels         jsonb NOT NULL,
+  severity       text NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+  status         text NOT NULL CHECK (status IN ('pending', 'firing', 'resolved')),
+  active_since_ms bigint NOT NULL,
+  first_fired_ms bigint,
+  last_sent_ms   bigint,
+  resolved_at_ms bigint,
+  summary        text NOT NULL,
+  state          jsonb,
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (rule, key)
+);
+CREATE INDEX utl_alerts_live ON utl_alerts (status) WHERE status <> 'resolved';
+
+-- Every notification decided (firing, repeat, resolved) with the payload the sinks received.
+CREATE TABLE utl_alert_events (
+  id       bigserial PRIMARY KEY,
+  at_ms    bigint NOT NULL,
+  rule     text NOT NULL,
+  key      text NOT NULL,
+  kind     text NOT NULL CHECK (kind IN ('firing', 'repeat', 'resolved')),
+  severity text NOT NULL,
+  payload  jsonb NOT NULL
+);
+CREATE INDEX utl_alert_events_instance ON utl_alert_events (rule, key, id);
+
+-- The engine's memory beside its instances (rejection counter samples, day highs): one row.
+CREATE TABLE utl_alert_engine (
+  id         int PRIMARY KEY CHECK (id = 1),
+  memory     jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 /** Applies the migrations not yet applied, in order; returns the versions it applied. */
