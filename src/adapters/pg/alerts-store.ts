@@ -84,7 +84,8 @@ export class PgAlertStore implements AlertStore {
       if (change.events.length > 0) {
         await tx.query(
           `INSERT INTO utl_alert_events (at_ms, rule, key, kind, severity, payload)
-           SELECT at_ms, rule, key, kind, severity, payload FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(at_ms bigint, rule text, key text, kind text, severity text, payload jsonb, n bigint) ORDER BY n`,
+           SELECT (e->>'at_ms')::bigint, e->>'rule', e->>'key', e->>'kind', e->>'severity', e->'payload'
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n`,
           [JSON.stringify(change.events.map((e) => ({ at_ms: e.atMs, rule: e.rule, key: e.key, kind: e.kind, severity: e.severity, payload: e })))],
         );
       }
