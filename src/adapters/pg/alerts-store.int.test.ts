@@ -94,7 +94,7 @@ describe.each(bothStores())('alert store on $name', (factory) => {
     const active = await app.inject({ method: 'GET', url: '/alerts' });
     expect(active.json()).toEqual({ firing: 0, pending: 0, items: [] });
     const hist = await app.inject({ method: 'GET', url: `/alerts/history?limit=2&before=${page1.next}` });
-    expect((hist.json() as { items: unknown[] }).items).toHaveLength(2);
+    expect(hist.json<{ items: unknown[] }>().items).toHaveLength(2);
     const bad = await app.inject({ method: 'GET', url: '/alerts/history?limit=0' });
     expect(bad.statusCode).toBe(400);
     expect(bad.headers['content-type']).toMatch(/^application\/problem\+json/);
