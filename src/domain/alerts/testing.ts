@@ -22,9 +22,10 @@ export function quietFacts(nowMs: number, over: Partial<AlertFacts> = {}): Alert
   };
 }
 
-/** Rules from their config form (as in the YAML file); throws listing the problems. */
+/** Rules from their config form (as in the YAML file), the sinks they name declared; throws listing the problems. */
 export function rulesOf(...raw: Record<string, unknown>[]): AlertRule[] {
-  const r = validateAlertConfig({ rules: raw });
+  const named = new Set(raw.flatMap((x) => (Array.isArray(x.sinks) ? (x.sinks as unknown[]).filter((s): s is string => typeof s === 'string') : [])));
+  const r = validateAlertConfig({ rules: raw, sinks: [...named].map((name) => ({ name, type: 'log' })) });
   if (!r.ok) throw new Error(r.problems.join('\n'));
   return [...r.config.rules];
 }
