@@ -20,7 +20,8 @@ import { BookCursor, type Ledger } from '../ledger.js';
 import { formatTimestamp } from '../time.js';
 import { spotTradeDeltas } from './trades.js';
 
-export type CheckName = 'flows' | 'lots' | 'balances' | 'negative_balances';
+/** `accounted` (every committed event logged once and booked) is the store's: see ReconStore. */
+export type CheckName = 'flows' | 'lots' | 'balances' | 'negative_balances' | 'accounted';
 
 export interface CheckResult {
   readonly name: CheckName;

@@ -9,7 +9,7 @@
  * importer's namespacing: `binance:12345` is binance's trade 12345).
  */
 import { Dec } from '../decimal.js';
-import type { TradeEvent, TsUs } from '../events.js';
+import { compareEvents, isBookEvent, type AmendEvent, type BookEvent, type LedgerEvent, type TradeEvent, type TsUs } from '../events.js';
 import { parseSymbol } from '../instrument.js';
 import { formatTimestamp } from '../time.js';
 
@@ -193,4 +193,22 @@ export function spotTradeDeltas(t: TradeEvent): Map<string, Dec> | undefined {
   add(parts.quote, d.mulNeg(t.price));
   for (const f of t.fees) add(f.asset, f.amount.neg());
   return m;
+}
+
+/**
+ * The effective book events among `events` (originals with their corrections): cancelled ones
+ * left out (a cancelled amend no longer applies), amends applied in (ts, id) order.
+ */
+export function effectiveEvents(events: readonly LedgerEvent[]): BookEvent[] {
+  const cancelled = new Set<string>();
+  for (const e of events) if (e.type === 'cancel') cancelled.add(e.target);
+  const amends = events.filter((e): e is AmendEvent => e.type === 'amend' && !cancelled.has(e.id)).sort(compareEvents);
+  const out: BookEvent[] = [];
+  for (const e of events) {
+    if (!isBookEvent(e) || cancelled.has(e.id)) continue;
+    let x: BookEvent = e;
+    if (x.type === 'trade') for (const a of amends) if (a.target === e.id) x = { ...(x), ...a.fields };
+    out.push(x);
+  }
+  return out.sort(compareEvents);
 }
