@@ -12,6 +12,7 @@ import { InstrumentRegistry } from '../../domain/instrument.js';
 import { Ledger } from '../../domain/ledger.js';
 import { restoreBook } from '../../domain/snapshot.js';
 import { validateEvent } from '../../domain/validate.js';
+import { MIGRATIONS } from './migrations.js';
 import { PgStore, type Incoming } from './store.js';
 
 function incoming(w: Wire, instruments = new InstrumentRegistry()): Incoming {
@@ -29,7 +30,7 @@ describe.each(bothStores())('store on $name', (factory) => {
   beforeAll(async () => {
     opened = await factory.open();
     store = new PgStore(opened.sql, new InstrumentRegistry());
-    expect(await store.migrate()).toEqual([1]);
+    expect(await store.migrate()).toEqual(MIGRATIONS.map((m) => m.version));
   });
   afterAll(async () => {
     await opened.close();
