@@ -35,6 +35,8 @@ export interface ReplayOptions {
   readonly ccxt: Partial<CcxtContext>;
   /** Include each position's lots in the report. */
   readonly lots: boolean;
+  /** Keep timelines from the first pass (reading the past afterwards: `utl check`). */
+  readonly retain?: boolean;
   /** Called with (bytes read, total bytes) while reading. */
   readonly onProgress?: ((bytes: number, total: number) => void) | undefined;
   /** Threads to book on (one shard of books each); 1 by default. */
@@ -70,6 +72,8 @@ export interface ReplayResult {
   readonly rejected: RejectedEntry[];
   readonly counts: ReplayCounts;
   readonly digest: string;
+  /** The ledger the report was built from (timelines kept when retained). */
+  readonly ledger: Ledger;
 }
 
 interface Source {
@@ -294,7 +298,7 @@ export async function replayFiles(paths: readonly string[], opts: ReplayOptions)
     arrays.push(await isJsonDocument(p));
   }
   // A JSON array is read whole anyway: retaining costs nothing more there.
-  const retainFirst = arrays.some((a) => a);
+  const retainFirst = opts.retain === true || arrays.some((a) => a);
   const threads = Math.max(1, Math.min(opts.threads ?? 1, MAX_THREADS));
   let first: Pass | undefined;
   if (threads > 1 && !retainFirst && totalBytes >= SHARDED_MIN_BYTES) first = await shardedPass(paths, opts, totalBytes, threads);
@@ -316,6 +320,7 @@ export async function replayFiles(paths: readonly string[], opts: ReplayOptions)
     rejected,
     counts: { lines: pass.lines, events: pass.events, duplicates: pass.duplicates, rejected: rejected.length, rebooked },
     digest,
+    ledger,
   };
 }
 

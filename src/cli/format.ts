@@ -6,6 +6,7 @@
 import { Dec } from '../domain/decimal.js';
 import type { Report } from '../domain/report.js';
 import type { ReplayResult } from '../app/replay.js';
+import type { CheckRun } from '../app/check.js';
 
 export function groupThousands(text: string): string {
   const neg = text.startsWith('-');
@@ -132,4 +133,42 @@ export function renderReport(result: ReplayResult, style: Style): string {
   }
   out.push('', `digest ${result.digest}`);
   return out.join('\n');
+}
+
+/** `utl check` for people: breaks with their explanation, transfers, trades, checks, the verdict. */
+export function renderCheck(run: CheckRun): string {
+  const lines: string[] = [];
+  const c = run.replay.counts;
+  lines.push(`UTL check: ${c.events} events, ${c.rejected} rejected; ${run.reports} venue balance reports`);
+  const active = run.breaks.filter((b) => b.status === 'open' || b.status === 'acknowledged');
+  lines.push('', `Breaks: ${active.length} open, ${run.breaks.length - active.length} closed`);
+  for (const b of run.breaks) {
+    const value = b.value === null ? 'unpriced' : `${money(b.value)} ${b.reporting}`;
+    lines.push(`  ${b.status.padEnd(13)} ${b.id}  ${b.venue}/${b.account} ${b.asset}${b.book === null ? '' : ` (book ${b.book})`} at ${b.lastReportTs}: venue ${quantity(b.venueQty)}, UTL ${quantity(b.utlQty)}, diff ${quantity(b.diff)} (${value})`);
+    if (b.status === 'open' || b.status === 'acknowledged') {
+      const ex = b.explanation;
+      lines.push(`      since ${ex.sinceTs ?? 'the start'}: ${ex.count} movement(s), net ${quantity(ex.net)}${ex.complete ? '' : ' (older ones not held)'}`);
+      for (const s of ex.suggestions) lines.push(`      → ${s.cause}: ${s.message}`);
+    }
+  }
+  const t = run.transfers;
+  lines.push('', `Transfers: ${t.matched.length} matched, ${t.inTransit.length} in transit, ${t.breaks.length} overdue, ${t.unmatchedDeposits.length} deposits with no withdrawal`);
+  for (const m of t.matched) lines.push(`  matched   ${m.withdrawal} (${m.from}) → ${m.deposit} (${m.to}): sent ${quantity(m.sent)} ${m.asset}, received ${quantity(m.received)}, fee ${quantity(m.fee)}, ${m.transitSeconds} s`);
+  for (const f of t.breaks) lines.push(`  OVERDUE   ${f.id} ${f.venue} ${quantity(f.qty)} ${f.asset} at ${f.ts}: no deposit after ${f.ageSeconds} s`);
+  for (const f of t.inTransit) lines.push(`  in transit ${f.id} ${f.venue} ${quantity(f.qty)} ${f.asset} at ${f.ts}`);
+  if (run.trades !== undefined) {
+    const r = run.trades;
+    lines.push('', `Trades at ${r.venue} (${r.window.from ?? '…'} to ${r.window.to ?? '…'}): ${r.venueTrades} at the venue, ${r.utlTrades} booked, ${r.matched} matched`);
+    for (const x of r.missingInUtl) lines.push(`  missing in UTL      ${x.venueTradeId} ${x.ts} ${x.side} ${x.qty} ${x.instrument} @ ${x.price}`);
+    for (const x of r.missingAtVenue) lines.push(`  missing at venue    ${x.id} ${x.ts} ${x.side} ${x.qty} ${x.instrument} @ ${x.price}`);
+    for (const m of r.mismatches) lines.push(`  ${m.field.padEnd(19)} ${m.venueTradeId}: UTL ${m.utl}, venue ${m.venue}`);
+    for (const d of r.duplicates) lines.push(`  duplicate (${d.side.padEnd(5)})   ${d.venueTradeId}: ${d.ids.join(', ')}`);
+  }
+  lines.push('', 'Checks:');
+  for (const k of run.checks) {
+    lines.push(`  ${k.ok ? 'ok  ' : 'FAIL'} ${k.name}: ${k.detail}`);
+    if (!k.ok) for (const f of k.failures.slice(0, 10)) lines.push(`       ${f}`);
+  }
+  lines.push('', run.ok ? 'All reconciled.' : 'NOT reconciled: see above.');
+  return lines.join('\n');
 }

@@ -14,12 +14,16 @@ import { DEFAULT_START, startService } from '../app/start.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { formatTimestamp, parseTimestamp } from '../domain/time.js';
 import { ASSET_RE } from '../domain/instrument.js';
-import { renderReport } from './format.js';
+import { renderCheck, renderReport } from './format.js';
+import { checkFiles } from '../app/check.js';
+import { DEFAULT_RECON, loadReconConfig } from '../app/recon-config.js';
 
 export const EXIT_OK = 0;
 export const EXIT_INTERNAL = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_REJECTED = 3;
+/** `utl check`: a break is open, a transfer is overdue, trades differ, or a consistency check failed. */
+export const EXIT_CHECK_FAILED = 4;
 
 /** Progress is drawn only for files this large on an interactive terminal. */
 const PROGRESS_MIN_BYTES = 8 << 20;
@@ -88,6 +92,22 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .option('--no-progress', 'never draw a progress bar')
     .action(async (files: string[], flags: ReplayFlags) => {
       code = await runReplay(files, flags, out, err);
+    });
+
+  bookingOptions(
+    program
+      .command('check')
+      .description('reconcile a log: venue balance reports as of their instant, transfers, a venue\'s trade history, consistency checks')
+      .argument('<files...>', 'JSONL event files (or JSON arrays), booked in the order given'),
+  )
+    .option('--recon <file>', 'reconciliation settings (YAML: tolerances, lending venues, transfer matching)')
+    .option('--trades <file>', 'a venue\'s trade history to hold against the fills booked there (canonical trades or ccxt fetchMyTrades)')
+    .option('--trades-venue <venue>', 'the venue of --trades')
+    .option('--from <ts>', 'trade window start (default: the first venue trade)', parseAt)
+    .option('--to <ts>', 'trade window end (default: the last venue trade)', parseAt)
+    .option('--json', 'print JSON instead of text')
+    .action(async (files: string[], flags: CheckFlags) => {
+      code = await runCheck(files, flags, out, err);
     });
 
   bookingOptions(program.command('start').description('run the real-time service: events from NATS JetStream and HTTP, committed to PostgreSQL, booked, published'))
@@ -179,6 +199,54 @@ function readBooks(path: string | undefined, command: string, err: NodeJS.Writab
     return undefined;
   }
   return parsed.books;
+}
+
+interface CheckFlags {
+  method: CostMethod;
+  fees: 'separate' | 'capitalise';
+  pool: 'book' | 'venue';
+  reporting: string;
+  cash: string[];
+  books?: string;
+  recon?: string;
+  trades?: string;
+  tradesVenue?: string;
+  from?: number;
+  to?: number;
+  json?: boolean;
+}
+
+async function runCheck(files: string[], flags: CheckFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const books = readBooks(flags.books, 'check', err);
+  if (books === undefined) return EXIT_USAGE;
+  if ((flags.trades === undefined) !== (flags.tradesVenue === undefined)) {
+    err.write('utl check: --trades and --trades-venue go together\n');
+    return EXIT_USAGE;
+  }
+  let recon = DEFAULT_RECON;
+  let run;
+  try {
+    if (flags.recon !== undefined) recon = await loadReconConfig(flags.recon);
+    run = await checkFiles(
+      files,
+      { settings: { method: flags.method, fees: flags.fees, pool: flags.pool }, books, reporting: flags.reporting, cashLike: flags.cash, until: undefined, lots: false, ccxt: {} },
+      recon,
+      flags.trades === undefined ? undefined : { venue: flags.tradesVenue!, path: flags.trades, ...(flags.from === undefined ? {} : { from: flags.from }), ...(flags.to === undefined ? {} : { to: flags.to }) },
+    );
+  } catch (e) {
+    const error = e as NodeJS.ErrnoException;
+    if (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES' || error.name === 'ReconConfigError' || error instanceof SyntaxError || /^.+ #\d+: /.test(error.message)) {
+      err.write(`utl check: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  if (flags.json === true) {
+    out.write(`${JSON.stringify({ ok: run.ok, reports: run.reports, breaks: run.breaks, transfers: run.transfers, trades: run.trades ?? null, checks: run.checks, rejected: run.replay.rejected, counts: run.replay.counts })}\n`);
+  } else {
+    out.write(`${renderCheck(run)}\n`);
+  }
+  return run.ok ? EXIT_OK : EXIT_CHECK_FAILED;
 }
 
 /** Runs the service until SIGINT or SIGTERM, then stops it cleanly (last checkpoint). */

@@ -9,7 +9,7 @@
  * (venue, account, asset) cell, since a venue account is often shared by books.
  */
 import { Dec } from '../decimal.js';
-import type { BookEvent, TsUs } from '../events.js';
+import { compareEvents, type BookEvent, type TradeEvent, type TsUs } from '../events.js';
 import type { BookState } from '../book.js';
 import { BookCursor, type HistoryNeed, type Ledger } from '../ledger.js';
 
@@ -82,6 +82,8 @@ export interface Movement {
 
 export interface Movements {
   readonly movements: Movement[];
+  /** Trades at the cell's venue and account in the same span that did not move the cell (a fee charged elsewhere). */
+  readonly nearby: TradeEvent[];
   /** False when some book's window starts after `afterTs`: movements before it are not listed. */
   readonly complete: boolean;
 }
@@ -99,6 +101,7 @@ export function movementsOf(
 ): Movements {
   const books = cell.book === undefined ? ledger.bookNames() : [cell.book];
   const out: Movement[] = [];
+  const nearby: TradeEvent[] = [];
   let complete = true;
   for (const book of books) {
     let c = ledger.cursor(book, afterTs === undefined ? Number.MIN_SAFE_INTEGER : afterTs + 1);
@@ -114,8 +117,10 @@ export function movementsOf(
       c.next();
       const delta = cellQty(c.state, cell.venue, cell.account, cell.asset).sub(before);
       if (!delta.isZero()) out.push({ id: e.id, type: e.type, ts: e.ts, book, delta, event: e });
+      else if (e.type === 'trade' && e.venue === cell.venue && e.account === cell.account) nearby.push(e);
     }
   }
   out.sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { movements: out, complete };
+  nearby.sort(compareEvents);
+  return { movements: out, nearby, complete };
 }

@@ -75,11 +75,14 @@ export function explain(x: ExplainInput): Explanation {
     suggestions.push({ cause: 'stale_snapshot', message: `the ${ms.length} movements since the last matched report together account for the difference: the venue's snapshot predates them`, events: ms.map((m) => m.id) });
   }
 
-  // Fees: UTL deducted one here that the venue did not, or the reverse in another asset.
+  // Fees: UTL deducted one here that the venue did not, or the reverse in another asset (the
+  // trade then may not have moved this cell at all: the nearby trades count too).
   const rHere = x.rate(x.asset);
-  for (const m of ms) {
-    if (m.event.type !== 'trade') continue;
-    for (const f of m.event.fees) {
+  const trades = [...ms.map((m) => m.event), ...x.movements.nearby];
+  for (const t of trades) {
+    if (t.type !== 'trade') continue;
+    const m = t;
+    for (const f of m.fees) {
       if (f.asset === x.asset && !f.amount.isZero() && near(f.amount, x.diff)) {
         suggestions.push({ cause: 'fee_in_other_asset', message: `UTL deducted the fee of trade ${m.id} (${f.amount.toString()} ${f.asset}) here; the venue did not: was it charged in another asset?`, events: [m.id] });
       } else if (f.asset !== x.asset && x.diff.isNeg() && f.amount.isPos() && rHere !== undefined) {
