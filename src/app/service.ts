@@ -28,6 +28,7 @@ import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection } from '../adapters/pg/store.js';
 import { submitInMemory, submitWithHistory } from './history.js';
+import { EventTally, type ServiceObserver } from './observer.js';
 import type { Delivery, EventSource, UpdateSink } from './ports.js';
 
 export interface Logger {
@@ -108,6 +109,8 @@ interface Decoded {
   readonly rejected: Rejection[];
   /** For each input: its index in `incoming`, or its rejection. */
   readonly slots: ({ kind: 'event'; at: number } | { kind: 'rejected'; code: RejectCode; message: string; id: string | null })[];
+  /** The batch's outcomes by label, for the observer (none without one). */
+  readonly tally: EventTally | undefined;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -139,6 +142,8 @@ export class Service {
     private readonly sink: UpdateSink | undefined,
     readonly config: ServiceConfig,
     private readonly log: Logger,
+    /** Told of every committed batch (the metrics); nothing per event. */
+    private readonly observer?: ServiceObserver,
   ) {
     this.ledger = this.newLedger();
   }
@@ -233,6 +238,7 @@ export class Service {
    */
   private async consume(source: EventSource): Promise<void> {
     let batch: Delivery[] = [];
+    let firstAt = 0;
     let timer: NodeJS.Timeout | undefined;
     const queued: Promise<void>[] = [];
     const flush = (): void => {
@@ -241,7 +247,7 @@ export class Service {
       if (batch.length === 0) return;
       const b = batch;
       batch = [];
-      const decoded = this.decodeDeliveries(b);
+      const decoded = this.decodeDeliveries(b, firstAt);
       const p = this.inLane(() => this.processDeliveries(b, decoded));
       queued.push(p);
       void p.finally(() => {
@@ -259,7 +265,7 @@ export class Service {
     };
     try {
       for await (const d of source.deliveries()) {
-        batch.push(d);
+        if (batch.push(d) === 1) firstAt = performance.now();
         if (batch.length >= this.config.batchMax) {
           flush();
           while (queued.length >= 2) await queued[0];
@@ -304,7 +310,7 @@ export class Service {
     return { booked };
   }
 
-  private decodeDeliveries(batch: readonly Delivery[]): Decoded {
+  private decodeDeliveries(batch: readonly Delivery[], arrivedAtMs: number): Decoded {
     const texts: (string | undefined)[] = batch.map((d) => {
       try {
         return utf8.decode(d.data);
@@ -316,12 +322,14 @@ export class Service {
       texts.map((t, i) => ({ text: t, raw: batch[i]!.data })),
       (i) => `${batch[i]!.subject}#${batch[i]!.seq}`,
       'nats',
+      arrivedAtMs,
     );
   }
 
   private async processDeliveries(batch: readonly Delivery[], decoded: Decoded): Promise<void> {
     const position = batch.reduce((m, d) => Math.max(m, d.seq), 0);
     let outcomes: Outcome[];
+    const t0 = performance.now();
     try {
       ({ outcomes } = await this.store.commit({ events: decoded.incoming, rejected: decoded.rejected, consumer: { name: this.config.consumer, position } }));
     } catch (err) {
@@ -330,8 +338,9 @@ export class Service {
       for (const d of batch) d.nak(this.config.retryDelayMs);
       return;
     }
+    this.observer?.committed((performance.now() - t0) / 1000, batch.length);
     const { booked } = await this.afterCommit(async () => {
-      await this.book(decoded.incoming, outcomes);
+      await this.book(decoded.incoming, outcomes, decoded.tally);
       for (const [i, d] of batch.entries()) {
         const slot = decoded.slots[i]!;
         if (slot.kind === 'rejected') d.term(`${slot.code}: ${slot.message}`.slice(0, 200));
@@ -345,11 +354,13 @@ export class Service {
 
   /** Commits and books a batch of wire events (parsed JSON values, or raw text lines). */
   async submit(values: readonly unknown[], source: string, idempotency?: { key: string; request: string }): Promise<{ status: number; body: string; results: EventResult[] }> {
+    const arrivedAtMs = performance.now();
     const { booked } = await this.inLane(async () => {
       const decoded = this.decode(
         values.map((v) => (typeof v === 'string' ? { text: v, raw: v } : { value: v, raw: JSON.stringify(v) ?? 'undefined' })),
         (i) => `${source}[${i}]`,
         source,
+        arrivedAtMs,
       );
       let results: EventResult[] = [];
       const answer = (outcomes: readonly Outcome[]): { status: number; body: string } => {
@@ -365,15 +376,17 @@ export class Service {
         for (const r of results) counts[r.status]++;
         return { status: 200, body: JSON.stringify({ ...counts, results }) };
       };
+      const t0 = performance.now();
       const r = await this.store.commit({
         events: decoded.incoming,
         rejected: decoded.rejected,
         ...(idempotency === undefined ? {} : { idempotency: { key: idempotency.key, request: idempotency.request, answer } }),
       });
+      this.observer?.committed((performance.now() - t0) / 1000, values.length);
       const a = r.answer ?? answer(r.outcomes);
       // Answered once booked: a read after the response sees the events.
       return this.afterCommit(async () => {
-        await this.book(decoded.incoming, r.outcomes);
+        await this.book(decoded.incoming, r.outcomes, decoded.tally);
         return { ...a, results };
       });
     });
@@ -382,14 +395,16 @@ export class Service {
 
   // ---- the shared steps ----
 
-  private decode(inputs: readonly { text?: string | undefined; value?: unknown; raw: Uint8Array | string }[], ref: (i: number) => string, source: string): Decoded {
+  private decode(inputs: readonly { text?: string | undefined; value?: unknown; raw: Uint8Array | string }[], ref: (i: number) => string, source: string, arrivedAtMs: number): Decoded {
+    const tally = this.observer === undefined ? undefined : new EventTally(arrivedAtMs, inputs.length);
     const incoming: Incoming[] = [];
     const rejected: Rejection[] = [];
     const slots: Decoded['slots'] = [];
     const instruments = this.ledger.instruments;
     inputs.forEach((input, i) => {
-      const reject = (code: RejectCode, message: string, id: string | null): void => {
+      const reject = (code: RejectCode, message: string, id: string | null, value?: unknown): void => {
         this.stats.rejected++;
+        tally?.rejectedInput(code, value);
         rejected.push({ source, ref: ref(i), id, code, message, raw: input.raw });
         slots.push({ kind: 'rejected', code, message, id });
       };
@@ -414,7 +429,7 @@ export class Service {
       const v = validateEvent(value, instruments);
       if (!v.ok) {
         const type = (value as { type?: unknown } | null)?.type;
-        reject(v.issues[0]!.code, describeIssues(`${typeof type === 'string' ? type : 'event'} ${v.id ?? ref(i)}`, v.issues), v.id ?? null);
+        reject(v.issues[0]!.code, describeIssues(`${typeof type === 'string' ? type : 'event'} ${v.id ?? ref(i)}`, v.issues), v.id ?? null, value);
         return;
       }
       // Terms count from here for the rest of the batch (validation of later derivative events).
@@ -422,23 +437,36 @@ export class Service {
       slots.push({ kind: 'event', at: incoming.length });
       incoming.push({ event: v.event, payload: input.text ?? JSON.stringify(value), source, ref: ref(i) });
     });
-    return { incoming, rejected, slots };
+    return { incoming, rejected, slots, tally };
   }
 
   /** Books the batch's new events in commit order; a failure here rebuilds from the store. */
-  private async book(incoming: readonly Incoming[], outcomes: readonly Outcome[]): Promise<void> {
+  private async book(incoming: readonly Incoming[], outcomes: readonly Outcome[], tally: EventTally | undefined): Promise<void> {
     let last = this.stats.lastSeq;
     try {
       for (const [i, x] of incoming.entries()) {
         const o = outcomes[i]!;
-        if (o.kind === 'duplicate') this.stats.duplicates++;
-        if (o.kind === 'conflict') this.stats.rejected++;
+        if (o.kind === 'duplicate') {
+          this.stats.duplicates++;
+          tally?.duplicateEvent(x.event);
+        }
+        if (o.kind === 'conflict') {
+          this.stats.rejected++;
+          tally?.rejectedEvent('DUPLICATE_CONFLICT', x.event);
+        }
         if (o.kind !== 'new' || o.seq <= this.stats.lastSeq) continue; // booked already by a restore
         const r = await this.bookCommitted(x.event, o.seq);
         last = o.seq;
-        if (r.status === 'rejected') this.stats.rejected++;
-        else if (r.status === 'unbooked') this.stats.unbooked++;
-        else this.stats.booked++;
+        if (r.status === 'rejected') {
+          this.stats.rejected++;
+          tally?.rejectedEvent(r.code, x.event);
+        } else if (r.status === 'unbooked') {
+          this.stats.unbooked++;
+          tally?.unbookedEvent(r.code, x.event);
+        } else {
+          this.stats.booked++;
+          tally?.bookedEvent(x.event);
+        }
         this.sinceCheckpoint++;
       }
     } catch (err) {
@@ -449,6 +477,7 @@ export class Service {
     }
     this.stats.lastSeq = Math.max(this.stats.lastSeq, last);
     this.stats.batches++;
+    if (tally !== undefined) this.observer?.booked(tally, performance.now());
     const changed = this.ledger.takeChanged();
     for (const b of changed) this.checkpointDirty.add(b);
     if (changed.length > 0) this.publish(changed);
@@ -593,6 +622,12 @@ export class Service {
       }
       return buildReport(l, options);
     });
+  }
+
+  /** Messages not yet delivered from the attached sources (the consumer lag); undefined when unknown. */
+  async pending(): Promise<number | undefined> {
+    const counts = await Promise.all(this.sources.map((s) => s.pending()));
+    return counts.length === 0 || counts.includes(undefined) ? undefined : counts.reduce<number>((a, n) => a + (n ?? 0), 0);
   }
 
   /** Stops the sources, finishes the batch in hand, takes a last checkpoint. */

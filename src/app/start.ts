@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildServer, type HttpOptions } from '../adapters/http/server.js';
+import { ServiceMetrics } from '../adapters/metrics/metrics.js';
 import { InProcessBus } from '../adapters/nats/bus.js';
 import { connectNats, ensureEventStream, jetStreamSource, natsUpdateSink, type NatsConnection } from '../adapters/nats/jetstream.js';
 import { openSql } from '../adapters/pg/sql.js';
@@ -56,6 +57,8 @@ export interface Running {
   /** The in-process bus when no NATS_URL was given (publish events to it; listen to updates). */
   readonly bus: InProcessBus | undefined;
   readonly startup: { restoredSeq: number; tail: number; ms: number };
+  /** What `GET /metrics` serves; `metrics.setProviders(...)` adds the breaks and alerts gauges. */
+  readonly metrics: ServiceMetrics;
   stop(): Promise<void>;
 }
 
@@ -80,10 +83,12 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
     sink = bus.sink();
   }
 
-  const service = new Service(store, sink, opts.service, log);
+  const metrics = new ServiceMetrics();
+  const service = new Service(store, sink, opts.service, log, metrics);
+  metrics.attach(service);
   const startup = await service.start();
   service.attach(source);
-  const app = buildServer(service, { ...opts.http, onError: (err, where) => log.error({ err: String(err), where }, 'HTTP request failed') });
+  const app = buildServer(service, { ...opts.http, metrics, onError: (err, where) => log.error({ err: String(err), where }, 'HTTP request failed') });
   const url = await app.listen({ host: opts.host, port: opts.port });
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');
 
@@ -93,6 +98,7 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
     url,
     bus,
     startup,
+    metrics,
     async stop() {
       if (stopped) return;
       stopped = true;

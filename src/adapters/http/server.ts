@@ -1,7 +1,7 @@
 /**
  * The HTTP adapter (fastify): `POST /events` through the service's one commit path, the state
- * (positions, books, exposure, as-of), rejections, health and readiness. Errors are RFC 9457
- * problem+json with a stable `code`. Decimals are strings, as everywhere.
+ * (positions, books, exposure, as-of), rejections, health, readiness and Prometheus metrics.
+ * Errors are RFC 9457 problem+json with a stable `code`. Decimals are strings, as everywhere.
  */
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -15,6 +15,8 @@ export interface HttpOptions {
   readonly maxEvents: number;
   /** Where unexpected errors (5xx) are reported (the service's log). */
   readonly onError?: (err: unknown, where: string) => void;
+  /** What `GET /metrics` serves (src/adapters/metrics); without it the route is not there. */
+  readonly metrics?: { readonly contentType: string; metrics(): Promise<string> };
 }
 
 export const DEFAULT_HTTP: HttpOptions = { bodyLimit: 16 << 20, maxEvents: 10_000 };
@@ -156,6 +158,9 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
   app.get('/state', () => ({ seq: service.stats.lastSeq, digest: service.digest(), stats: service.stats }));
 
   app.get('/healthz', () => ({ status: 'ok' }));
+
+  const metrics = opts.metrics;
+  if (metrics !== undefined) app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   app.get('/readyz', async (_req, reply) => {
     if (!service.ready) return problem(reply, 503, 'NOT_READY', 'Restoring state', 'the service is replaying the log');
