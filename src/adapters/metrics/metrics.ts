@@ -40,6 +40,22 @@ export function breakAge(ageSeconds: number): BreakAge {
   return 'gt_24h';
 }
 
+/**
+ * The `openBreaks` provider's answer from a list of open breaks (reconciliation's active ones):
+ * counted per venue and age bucket, the age from when each was first seen to `nowMs`.
+ */
+export function countOpenBreaks(breaks: Iterable<{ readonly venue: string; readonly firstSeenMs: number }>, nowMs: number): { venue: string; age: BreakAge; count: number }[] {
+  const counts = new Map<string, { venue: string; age: BreakAge; count: number }>();
+  for (const b of breaks) {
+    const age = breakAge(Math.max(0, nowMs - b.firstSeenMs) / 1000);
+    const k = `${b.venue}\u0000${age}`;
+    const c = counts.get(k);
+    if (c === undefined) counts.set(k, { venue: b.venue, age, count: 1 });
+    else c.count++;
+  }
+  return [...counts.values()];
+}
+
 /** Values read at scrape time from components that are not the service's booking path. */
 export interface MetricsProviders {
   /** Open reconciliation breaks, counted per venue and age bucket. */

@@ -9,7 +9,7 @@ import type { ServiceStats } from '../../app/service.js';
 import type { LedgerEvent } from '../../domain/events.js';
 import { InstrumentRegistry } from '../../domain/instrument.js';
 import { validateEvent } from '../../domain/validate.js';
-import { breakAge, ServiceMetrics } from './metrics.js';
+import { breakAge, countOpenBreaks, ServiceMetrics } from './metrics.js';
 
 const instruments = new InstrumentRegistry();
 function event(value: Record<string, unknown>): LedgerEvent {
@@ -146,13 +146,27 @@ describe('ServiceMetrics', () => {
     expect(ea.sum('utl_events_booked_total')).toBe(1);
     expect(eb.sum('utl_events_booked_total')).toBe(0);
     for (const e of [ea, eb]) {
-      expect(e.value('utl_process_cpu_user_seconds_total')).toBeGreaterThan(0);
+      // CPU counts from when the process metrics started (a moment ago here: maybe 0 ticks yet).
+      expect(e.value('utl_process_cpu_user_seconds_total')).toBeGreaterThanOrEqual(0);
+      expect(e.value('utl_process_start_time_seconds')).toBeGreaterThan(0);
       expect(e.types.get('utl_nodejs_heap_size_used_bytes')).toBe('gauge');
     }
     expect(a.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 
-  it('buckets break ages', () => {
+  it('buckets break ages; counts open breaks per venue and age', () => {
     expect([0, 3599, 3600, 86_399, 86_400, 1e9].map(breakAge)).toEqual(['lt_1h', 'lt_1h', '1h_24h', '1h_24h', 'gt_24h', 'gt_24h']);
+    const now = 100 * 86_400_000;
+    const open = [
+      { venue: 'binance', firstSeenMs: now - 60_000 },
+      { venue: 'binance', firstSeenMs: now - 120_000 },
+      { venue: 'binance', firstSeenMs: now - 2 * 86_400_000 },
+      { venue: 'okx', firstSeenMs: now - 7_200_000 },
+    ];
+    expect(countOpenBreaks(open, now)).toEqual([
+      { venue: 'binance', age: 'lt_1h', count: 2 },
+      { venue: 'binance', age: 'gt_24h', count: 1 },
+      { venue: 'okx', age: '1h_24h', count: 1 },
+    ]);
   });
 });
