@@ -13,7 +13,9 @@
  *
  * Flags: --fills N (drain, default 1000000), --live N (default 300000), --rate R (default 5000),
  *        --seconds S (latency run, default 20), --restart-fills N (extra fills before the restart
- *        measure, default 0; 10M gives the issue's figure), --runs N (drain repeats, default 3).
+ *        measure, default 0; 10M gives the issue's figure), --runs N (drain repeats, default 3),
+ *        --acks all,explicit (the service's consumer's ack policies, each drained in every run;
+ *        default all), --only drain,live,latency,restart.
  * Uses DATABASE_URL's server (default postgres://root@127.0.0.1:5432/postgres to create a fresh
  * database per run) and NATS_URL (default nats://127.0.0.1:4222).
  */
@@ -40,14 +42,26 @@ interface Args {
   runs: number;
   /** Run only these phases (drain, live, latency, restart); all by default. */
   only: Set<string> | undefined;
+  /**
+   * The service's consumer's ack policies, each drained in turn within every run (`all`, the
+   * default of a new consumer; `explicit`: the consumer is created so before the service starts).
+   */
+  acks: ('all' | 'explicit')[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { fills: 1_000_000, live: 300_000, rate: 5000, seconds: 20, restartFills: 0, runs: 3, only: undefined };
+  const a: Args = { fills: 1_000_000, live: 300_000, rate: 5000, seconds: 20, restartFills: 0, runs: 3, only: undefined, acks: ['all'] };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     if (f === '--only') {
       a.only = new Set(argv[++i]!.split(','));
+      continue;
+    }
+    if (f === '--acks') {
+      a.acks = argv[++i]!.split(',').map((p) => {
+        if (p !== 'all' && p !== 'explicit') throw new Error(`--acks: all or explicit, not ${p}`);
+        return p;
+      });
       continue;
     }
     const n = Number(argv[++i]);
@@ -122,7 +136,7 @@ async function deleteStream(nc: NatsConnection, stream: string): Promise<void> {
 }
 
 /** 1. Drain a backlog; beside it, raw COPY and raw fetch-and-ack of the same. */
-async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec: number; copyRowsPerSec: number; fetchAckPerSec: number; bytesPerFill: number }> {
+async function drain(nc: NatsConnection, lines: string[], acks: 'all' | 'explicit'): Promise<{ fillsPerSec: number; copyRowsPerSec: number; fetchAckPerSec: number; fetchAckAllPerSec: number; bytesPerFill: number }> {
   const n = names();
   const db = await freshDb();
   try {
@@ -130,21 +144,31 @@ async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec
     const msgs: OutboundMessage[] = lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) }));
     await publishAll(nc, msgs, { timeoutMs: 120_000 });
 
-    // Raw fetch-and-ack of the same messages by a consumer of its own.
-    const jsm = await jetstreamManager(nc);
-    await jsm.consumers.add(n.stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 20_000 });
-    const consumer = await jetstream(nc).consumers.get(n.stream, 'raw');
-    let got = 0;
-    const t0 = performance.now();
-    const it = await consumer.consume({ max_messages: 1000 });
-    for await (const m of it) {
-      m.ack();
-      if (++got === msgs.length) break;
-    }
-    const fetchAckPerSec = msgs.length / ((performance.now() - t0) / 1000);
-    await it.close();
+    // Raw fetch-and-ack of the same messages by consumers of their own: every message acked on
+    // its own (explicit acks, as the client's examples do), and one cumulative ack per 1,000
+    // messages (AckPolicy.All, as the service acks). Nobody processes the messages.
+    const rawRate = async (name: string, ackPolicy: AckPolicy, ackEvery: number): Promise<number> => {
+      const jsm = await jetstreamManager(nc);
+      await jsm.consumers.add(n.stream, { durable_name: name, ack_policy: ackPolicy, deliver_policy: DeliverPolicy.All, max_ack_pending: 20_000 });
+      const consumer = await jetstream(nc).consumers.get(n.stream, name);
+      let got = 0;
+      const t0 = performance.now();
+      const it = await consumer.consume({ max_messages: 1000 });
+      for await (const m of it) {
+        if (++got % ackEvery === 0 || got === msgs.length) m.ack();
+        if (got === msgs.length) break;
+      }
+      const rate = msgs.length / ((performance.now() - t0) / 1000);
+      await it.close();
+      return rate;
+    };
+    const fetchAckPerSec = await rawRate('raw', AckPolicy.Explicit, 1);
+    const fetchAckAllPerSec = await rawRate('rawall', AckPolicy.All, 1000);
 
     // The service drains the backlog.
+    if (acks === 'explicit') {
+      await (await jetstreamManager(nc)).consumers.add(n.stream, { durable_name: n.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+    }
     const t1 = performance.now();
     const running = await start(db.url, n);
     await waitFor(() => taken(running) >= lines.length, 'the drain');
@@ -186,7 +210,7 @@ async function drain(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec
     const copyRowsPerSec = lines.length / ((performance.now() - t2) / 1000);
     await client.end();
     await running.stop();
-    return { fillsPerSec, copyRowsPerSec, fetchAckPerSec, bytesPerFill };
+    return { fillsPerSec, copyRowsPerSec, fetchAckPerSec, fetchAckAllPerSec, bytesPerFill };
   } finally {
     await deleteStream(nc, n.stream);
     await db.drop();
@@ -340,11 +364,13 @@ export async function runServiceBench(args: Args): Promise<Record<string, unknow
   try {
     const lines = fills(args.fills, 42);
     const on = (phase: string): boolean => args.only === undefined || args.only.has(phase);
-    const drains = [];
+    const drains = new Map<string, Awaited<ReturnType<typeof drain>>[]>(args.acks.map((p) => [p, []]));
     for (let r = 0; r < (on('drain') ? args.runs : 0); r++) {
-      const d = await drain(nc, lines);
-      drains.push(d);
-      process.stderr.write(`drain ${r + 1}/${args.runs}: ${Math.round(d.fillsPerSec)} fills/s (COPY ${Math.round(d.copyRowsPerSec)} rows/s, fetch+ack ${Math.round(d.fetchAckPerSec)} msgs/s, ${Math.round(d.bytesPerFill)} B/fill)\n`);
+      for (const acks of args.acks) {
+        const d = await drain(nc, lines, acks);
+        drains.get(acks)!.push(d);
+        process.stderr.write(`drain ${r + 1}/${args.runs}, ${acks} acks: ${Math.round(d.fillsPerSec)} fills/s (COPY ${Math.round(d.copyRowsPerSec)} rows/s, fetch+ack ${Math.round(d.fetchAckPerSec)} msgs/s each acked, ${Math.round(d.fetchAckAllPerSec)} msgs/s acked per 1000; ${(d.fillsPerSec / d.fetchAckAllPerSec).toFixed(2)} of the latter; ${Math.round(d.bytesPerFill)} B/fill)\n`);
+      }
     }
     const l = on('live') ? await live(nc, lines.slice(0, args.live)) : undefined;
     if (l !== undefined) process.stderr.write(`live: ${Math.round(l.fillsPerSec)} fills/s (publisher alone ${Math.round(l.publishPerSec)} msgs/s)\n`);
@@ -353,14 +379,18 @@ export async function runServiceBench(args: Args): Promise<Record<string, unknow
     const rs = args.restartFills > 0 && on('restart') ? await restart(nc, args.restartFills) : undefined;
     if (rs !== undefined) process.stderr.write(`restart with ${rs.events} events in the log: serving in ${Math.round(rs.ms)} ms (tail ${rs.tail})\n`);
     return {
-      drain: drains.length === 0 ? undefined : {
+      drain: !on('drain') ? undefined : Object.fromEntries([...drains].map(([acks, ds]) => [acks, {
         fills: args.fills,
-        fillsPerSec: median(drains.map((d) => d.fillsPerSec)),
-        copyRowsPerSec: median(drains.map((d) => d.copyRowsPerSec)),
-        fetchAckPerSec: median(drains.map((d) => d.fetchAckPerSec)),
-        bytesPerFill: median(drains.map((d) => d.bytesPerFill)),
-        runs: drains,
-      },
+        fillsPerSec: median(ds.map((d) => d.fillsPerSec)),
+        copyRowsPerSec: median(ds.map((d) => d.copyRowsPerSec)),
+        fetchAckPerSec: median(ds.map((d) => d.fetchAckPerSec)),
+        fetchAckAllPerSec: median(ds.map((d) => d.fetchAckAllPerSec)),
+        /** Per run, the drain over the raw rates of the same run, then their medians. */
+        ofCopy: median(ds.map((d) => d.fillsPerSec / d.copyRowsPerSec)),
+        ofFetchAckAll: median(ds.map((d) => d.fillsPerSec / d.fetchAckAllPerSec)),
+        bytesPerFill: median(ds.map((d) => d.bytesPerFill)),
+        runs: ds,
+      }])),
       live: l,
       latency: lat === undefined ? undefined : { rate: args.rate, ...lat },
       restart: rs,

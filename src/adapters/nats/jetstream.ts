@@ -3,9 +3,11 @@
  * (@nats-io/transport-node, @nats-io/jetstream):
  * - `connectNats`: a connection that reconnects forever, so a NATS restart mid-stream is survived;
  * - `ensureEventStream`: the events stream (file storage, limits retention, Nats-Msg-Id dedup window);
- * - `jetStreamSource`: an `EventSource` on a durable pull consumer (explicit ack), through
- *   `consumer.consume()`, which re-pulls by itself after a reconnect or missed heartbeats; acks
- *   go out batched once per event-loop turn;
+ * - `jetStreamSource`: an `EventSource` on a durable pull consumer, through `consumer.consume()`,
+ *   which re-pulls by itself after a reconnect or missed heartbeats. A new consumer acks
+ *   cumulatively (`AckPolicy.All`: one +ACK per event-loop turn covers every message settled
+ *   before it, see `CumulativeAcks`); one created earlier with explicit acks keeps them, batched
+ *   once per event-loop turn;
  * - `natsUpdateSink`: an `UpdateSink` on core NATS (fire and forget, no JetStream);
  * - `publishAll`: a fast JetStream publisher with a bounded number of outstanding acks (tests, benchmarks).
  *
@@ -25,7 +27,7 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { ConsumerConfig, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerConfig, ConsumerInfo, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { Delivery, EventSource, UpdateSink } from '../../app/ports.js';
 
 export type { NatsConnection } from '@nats-io/nats-core';
@@ -94,6 +96,13 @@ export interface JetStreamSourceOptions {
   /** Messages per pull request (the client's buffer). Default 1000, never above `maxInFlight`. */
   batch?: number;
   /**
+   * The ack policy of a consumer created here: `all` (default), cumulative acks, or `explicit`,
+   * one ack per message. An existing consumer keeps the policy it was created with (the server
+   * cannot change it): delete it to switch (it is then created again from the stream's start, and
+   * what was already committed comes as duplicates).
+   */
+  ackPolicy?: 'all' | 'explicit';
+  /**
    * The client's notifications on the consumer, except its routine `next` and `heartbeat` ones:
    * `heartbeats_missed`, `consumer_not_found`, `consumer_deleted`, `stream_not_found`, `no_responders`, ...
    */
@@ -101,11 +110,16 @@ export interface JetStreamSourceOptions {
 }
 
 /**
- * An `EventSource` on a durable pull consumer, created or updated here (explicit ack, deliver all).
+ * An `EventSource` on a durable pull consumer, created or updated here (deliver all).
  * Each `deliveries()` iteration runs its own `consume()`; the client buffers at most one pull
  * batch, re-pulls only as the iteration advances, and the server stops at `maxInFlight` unacked.
  * If the consumer or the stream disappears, the client keeps trying (`consumer_not_found`,
  * `stream_not_found` through `onStatus`) and resumes once they are back.
+ *
+ * Acks: with `AckPolicy.All` (a consumer created here), `ack()` and `term()` settle a message and
+ * one +ACK per event-loop turn goes out for the highest message below which everything delivered
+ * is settled (`CumulativeAcks`); with `AckPolicy.Explicit` (a consumer created so before), each
+ * message is acked, nak'd or termed on its own, once per event-loop turn together.
  *
  * `close()` stops pulling and flushes the acks; the iteration ends at its next step, nak-ing what
  * the client still buffered so that it comes again at once. Messages the server sent while the
@@ -115,20 +129,24 @@ export interface JetStreamSourceOptions {
 export async function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceOptions): Promise<EventSource> {
   const maxInFlight = opts.maxInFlight ?? 10_000;
   const batch = Math.max(1, Math.min(opts.batch ?? 1000, maxInFlight));
+  const ackWaitMs = opts.ackWaitMs ?? 30_000;
   const config: DurableConfig = {
     durable_name: opts.consumer,
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: opts.ackPolicy === 'explicit' ? AckPolicy.Explicit : AckPolicy.All,
     deliver_policy: DeliverPolicy.All,
     max_ack_pending: maxInFlight,
-    ack_wait: (opts.ackWaitMs ?? 30_000) * NS_PER_MS,
+    ack_wait: ackWaitMs * NS_PER_MS,
     ...(opts.filterSubject !== undefined ? { filter_subject: opts.filterSubject } : {}),
   };
   const jsm = await jetstreamManager(nc);
-  await ensureConsumer(jsm, opts.stream, config);
+  const info = await ensureConsumer(jsm, opts.stream, config);
   const consumer = await jetstream(nc).consumers.get(opts.stream, opts.consumer);
 
   const active = new Set<ConsumerMessages>();
   const acks = new AckBatcher();
+  const cumulative = info.config.ack_policy === AckPolicy.All
+    ? new CumulativeAcks(info, () => jsm.consumers.info(opts.stream, opts.consumer).then((i) => i.num_ack_pending), Math.max(100, Math.min(1000, ackWaitMs >> 2)))
+    : undefined;
   let closed = false;
   const watch = async (messages: ConsumerMessages, onStatus: (event: { type: string }) => void): Promise<void> => {
     for await (const event of messages.status()) {
@@ -136,21 +154,53 @@ export async function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceO
     }
   };
 
-  async function* deliveries(): AsyncGenerator<Delivery> {
-    if (closed) return;
-    const messages = await consumer.consume({ max_messages: batch });
-    active.add(messages);
-    if (opts.onStatus) watch(messages, opts.onStatus).catch(() => undefined); // ends with the messages
-    try {
-      for await (const msg of messages) {
-        // after close(), what the client still holds goes back at once instead of after the ack wait
-        if (closed) msg.nak();
-        else yield new JsDelivery(msg, nc, acks);
+  /**
+   * One `consume()` per iteration, read through its own iterator (one await per message: an
+   * async generator around it cost a few microseconds per message more).
+   */
+  function deliveries(): AsyncIterable<Delivery> {
+    let messages: ConsumerMessages | undefined;
+    let inner: AsyncIterator<JsMsg> | undefined;
+    let ended = false;
+    const end = (): IteratorResult<Delivery> => {
+      if (!ended) {
+        ended = true;
+        if (messages !== undefined) {
+          active.delete(messages);
+          void messages.close(); // when the caller broke out of its loop
+        }
       }
-    } finally {
-      active.delete(messages);
-      void messages.close(); // when the caller broke out of its loop
-    }
+      return { done: true, value: undefined };
+    };
+    const iterator: AsyncIterator<Delivery> = {
+      async next() {
+        if (ended) return { done: true, value: undefined };
+        if (inner === undefined) {
+          if (closed) return end();
+          messages = await consumer.consume({ max_messages: batch });
+          active.add(messages);
+          if (opts.onStatus) watch(messages, opts.onStatus).catch(() => undefined); // ends with the messages
+          inner = messages[Symbol.asyncIterator]();
+        }
+        try {
+          for (;;) {
+            const r = await inner.next();
+            if (r.done === true) return end();
+            const msg = r.value;
+            // after close(), what the client still holds goes back at once instead of after the ack wait
+            if (closed) msg.nak();
+            else return { done: false, value: cumulative !== undefined ? cumulative.receive(msg) : new JsDelivery(msg, nc, acks) };
+          }
+        } catch (err) {
+          end();
+          throw err;
+        }
+      },
+      return() {
+        return Promise.resolve(end());
+      },
+    };
+    return { [Symbol.asyncIterator]: () => iterator };
   }
 
   return {
@@ -165,6 +215,7 @@ export async function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceO
     async close() {
       closed = true;
       acks.flush();
+      cumulative?.close();
       // stops pulling at once; an iteration in progress ends at its next step (not awaited here,
       // so close() may be called from inside the loop body)
       for (const messages of active) void messages.close();
@@ -175,11 +226,12 @@ export async function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceO
 
 type DurableConfig = Partial<ConsumerConfig> & { durable_name: string };
 
+/** The consumer as it is now: created with `config`, or updated (it keeps its ack policy). */
 async function ensureConsumer(
   jsm: JetStreamManager,
   stream: string,
   config: DurableConfig,
-): Promise<void> {
+): Promise<ConsumerInfo> {
   const exists = await jsm.consumers.info(stream, config.durable_name).then(
     () => true,
     (err: unknown) => {
@@ -189,14 +241,13 @@ async function ensureConsumer(
   );
   if (exists) {
     const { max_ack_pending, ack_wait, filter_subject } = config;
-    await jsm.consumers.update(stream, config.durable_name, {
+    return jsm.consumers.update(stream, config.durable_name, {
       max_ack_pending,
       ack_wait,
       ...(filter_subject !== undefined ? { filter_subject } : {}),
     });
-  } else {
-    await jsm.consumers.add(stream, config);
   }
+  return jsm.consumers.add(stream, config);
 }
 
 /**
@@ -228,16 +279,18 @@ class JsDelivery implements Delivery {
   readonly data: Uint8Array;
   readonly subject: string;
   readonly seq: number;
-  readonly msgId: string | undefined;
   readonly redelivered: boolean;
 
   constructor(private readonly msg: JsMsg, private readonly nc: NatsConnection, private readonly acks: AckBatcher) {
     this.data = msg.data;
     this.subject = msg.subject;
-    this.seq = msg.seq;
-    const id = msg.headers?.get('Nats-Msg-Id');
-    this.msgId = id === undefined || id === '' ? undefined : id;
-    this.redelivered = msg.redelivered;
+    const at = deliveryOf(msg);
+    this.seq = at.seq;
+    this.redelivered = at.count > 1;
+  }
+
+  get msgId(): string | undefined {
+    return msgIdOf(this.msg);
   }
 
   ack(): void {
@@ -252,6 +305,251 @@ class JsDelivery implements Delivery {
     // server 2.9 ignores `+TERM <reason>` (the message would come back after every ack wait)
     const withReason = serverAtLeast(this.nc, 2, 10);
     this.acks.add(() => (withReason ? this.msg.term(reason) : this.msg.term()));
+  }
+}
+
+/** The publisher's `Nats-Msg-Id` (headers are parsed only when asked for, and only when present). */
+function msgIdOf(msg: JsMsg): string | undefined {
+  const id = msg.headers?.get('Nats-Msg-Id');
+  return id === undefined || id === '' ? undefined : id;
+}
+
+/**
+ * Cumulative acks (`AckPolicy.All`). The server takes `+ACK` on message S as the ack of every
+ * message at or below S still pending, delivered to this process or not; a `+TERM` does the
+ * same, and a nak'd message below S is dropped too (checked against nats-server 2.9). So one ack
+ * per turn is sent, for the highest S below which every message delivered here is settled, and
+ * never while a message the server counts as delivered may not have reached this process:
+ *
+ * - `ack()` and `term()` settle (a poison message is parked in the store in the batch's commit,
+ *   then covered by this ack or a later one: the same end as a +TERM, never redelivered);
+ * - `nak()` (the commit failed) sends a -NAK for that message alone, which holds every ack above
+ *   it until a redelivery of it is settled; batches committed meanwhile wait, unacked (and come
+ *   again after the ack wait if it lasts: duplicates, harmless);
+ * - a delivery that never arrived (messages pending at start from an earlier process, or a gap
+ *   in the consumer's delivery sequence: lost in a reconnect, or sent to an iteration that was
+ *   closed) holds all acks, because it cannot be told apart from the others; they resume when the
+ *   server's count of pending messages is no more than the count of those delivered here above
+ *   the last ack (it counts all of those, so it can only be higher while one is unseen or in
+ *   flight). The unseen ones come again after the ack wait, so the stall lasts at most about that
+ *   long (up to `maxInFlight` messages go on being committed meanwhile);
+ * - the server ignores an ack whose delivery sequence is not above that of the last ack it took,
+ *   so an ack is only sent on a delivery newer than the last one acked (a settled message
+ *   delivered before a redelivery that was acked waits for a newer ack, or its own redelivery).
+ *
+ * The deliveries themselves are the bookkeeping: one object per message, kept in stream order
+ * from `head` until an ack covers them.
+ */
+class CumulativeAcks {
+  private order: CumulativeDelivery[] = [];
+  private head = 0;
+  /** The consumer sequence of the latest delivery received. */
+  private lastDseq: number;
+  /** The last ack sent: its stream and consumer sequences. */
+  private ackedSeq: number;
+  private ackedDseq: number;
+  /** A delivery may exist that never reached this process: no ack goes out. */
+  private unseen = false;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private checking = false;
+  private scheduled = false;
+  private naks: (() => void)[] = [];
+  private closed = false;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(
+    info: ConsumerInfo,
+    private readonly serverPending: () => Promise<number>,
+    private readonly checkEveryMs: number,
+  ) {
+    this.lastDseq = info.delivered.consumer_seq;
+    this.ackedSeq = info.ack_floor.stream_seq;
+    this.ackedDseq = info.ack_floor.consumer_seq;
+    if (info.num_ack_pending > 0) this.suspect();
+  }
+
+  receive(msg: JsMsg): CumulativeDelivery {
+    const d = new CumulativeDelivery(msg, this);
+    if (d.dseq !== this.lastDseq + 1) this.suspect();
+    this.lastDseq = d.dseq;
+    const o = this.order;
+    const last = o.length > this.head ? o[o.length - 1]! : undefined;
+    if (last === undefined || d.seq > last.seq) {
+      o.push(d);
+      return d;
+    }
+    // a redelivery, or an unseen one arriving late: in stream order
+    let lo = this.head;
+    let hi = o.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (o[mid]!.seq < d.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    const same = lo < o.length && o[lo]!.seq === d.seq ? o[lo]! : undefined;
+    if (same === undefined) o.splice(lo, 0, d);
+    else {
+      // the newer delivery of it takes its place (an ack is sent on the newest); settled stays settled
+      d.settled = same.settled;
+      same.replacedBy = d;
+      o[lo] = d;
+    }
+    return d;
+  }
+
+  settle(d: CumulativeDelivery): void {
+    let x: CumulativeDelivery = d;
+    while (x.replacedBy !== undefined) x = x.replacedBy;
+    x.settled = true;
+    if (!this.scheduled) this.schedule();
+  }
+
+  nak(d: CumulativeDelivery, delayMs: number): void {
+    let x: CumulativeDelivery = d;
+    while (x.replacedBy !== undefined) x = x.replacedBy;
+    if (x.settled) return; // committed by another delivery of it
+    this.naks.push(() => d.msg.nak(delayMs > 0 ? delayMs : undefined));
+    if (!this.scheduled) this.schedule();
+  }
+
+  close(): void {
+    this.flush();
+    this.closed = true;
+    if (this.checkTimer !== undefined) clearInterval(this.checkTimer);
+    this.checkTimer = undefined;
+  }
+
+  private schedule(): void {
+    this.scheduled = true;
+    setImmediate(this.flushNow);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.naks.length > 0) {
+      const naks = this.naks;
+      this.naks = [];
+      for (const nak of naks) nak();
+    }
+    if (this.unseen || this.closed) return;
+    // the highest delivery of the settled prefix that the server would take an ack of
+    const o = this.order;
+    let target = -1;
+    for (let i = this.head; i < o.length; i++) {
+      const d = o[i]!;
+      if (!d.settled) break;
+      if (d.dseq > this.ackedDseq) target = i;
+    }
+    if (target < 0) return;
+    const d = o[target]!;
+    d.msg.ack();
+    this.ackedDseq = d.dseq;
+    if (d.seq > this.ackedSeq) this.ackedSeq = d.seq;
+    this.head = target + 1;
+    if (this.head === o.length) {
+      this.order = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > o.length) {
+      this.order = o.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private suspect(): void {
+    this.unseen = true;
+    if (this.checkTimer !== undefined || this.closed) return;
+    this.checkTimer = setInterval(() => void this.check(), this.checkEveryMs);
+  }
+
+  /**
+   * Acks resume when the server counts no more pending messages than those delivered here above
+   * the last ack (every one of which it counts): then no unseen delivery is pending.
+   */
+  private async check(): Promise<void> {
+    if (this.checking || !this.unseen) return;
+    this.checking = true;
+    try {
+      let mine = 0;
+      for (let i = this.head; i < this.order.length; i++) if (this.order[i]!.seq > this.ackedSeq) mine++;
+      const lastDseq = this.lastDseq;
+      const pending = await this.serverPending();
+      // a delivery that arrived meanwhile may have been counted by the server and not here
+      if (pending <= mine && lastDseq === this.lastDseq) {
+        this.unseen = false;
+        if (this.checkTimer !== undefined) clearInterval(this.checkTimer);
+        this.checkTimer = undefined;
+        this.schedule();
+      }
+    } catch {
+      // the server is away: the next tick asks again
+    } finally {
+      this.checking = false;
+    }
+  }
+}
+
+/**
+ * The stream sequence, consumer sequence and delivery count of a message, read from its reply
+ * subject without the client's `info` (which splits it into an object of ten fields: a fifth of
+ * the consumer's time). `$JS.ACK.[<domain>.<account hash>.]<stream>.<consumer>.<count>.<stream
+ * seq>.<consumer seq>.<ts>.<pending>[.<token>]`, read from the end: names hold no dots.
+ */
+function deliveryOf(msg: JsMsg): { seq: number; dseq: number; count: number } {
+  const reply = (msg as JsMsg & { readonly reply?: unknown }).reply;
+  if (typeof reply === 'string' && reply.startsWith('$JS.ACK.')) {
+    let dots = 0;
+    for (let i = 8; i < reply.length; i++) if (reply.charCodeAt(i) === 46) dots++;
+    // after `$JS.ACK.`: 6 dots in the old form, 8 with domain and account hash, 9 with a token
+    if (dots === 6 || dots === 8 || dots === 9) {
+      const pendingAt = reply.lastIndexOf('.', dots === 9 ? reply.lastIndexOf('.') - 1 : reply.length);
+      const tsAt = reply.lastIndexOf('.', pendingAt - 1);
+      const dseqAt = reply.lastIndexOf('.', tsAt - 1);
+      const seqAt = reply.lastIndexOf('.', dseqAt - 1);
+      const countAt = reply.lastIndexOf('.', seqAt - 1);
+      const at = { seq: Number(reply.slice(seqAt + 1, dseqAt)), dseq: Number(reply.slice(dseqAt + 1, tsAt)), count: Number(reply.slice(countAt + 1, seqAt)) };
+      if (at.seq > 0 && at.dseq > 0 && at.count > 0) return at;
+    }
+  }
+  const info = msg.info;
+  return { seq: info.streamSequence, dseq: info.deliverySequence, count: info.deliveryCount };
+}
+
+/** A delivery under cumulative acks: also its own entry in the bookkeeping of `CumulativeAcks`. */
+class CumulativeDelivery implements Delivery {
+  readonly data: Uint8Array;
+  readonly subject: string;
+  readonly seq: number;
+  readonly dseq: number;
+  readonly redelivered: boolean;
+  /** Its effects are committed (acked or termed by the service): a later ack may cover it. */
+  settled = false;
+  /** A newer delivery of the same message, which took its place in the bookkeeping. */
+  replacedBy: CumulativeDelivery | undefined = undefined;
+
+  constructor(readonly msg: JsMsg, private readonly acks: CumulativeAcks) {
+    this.data = msg.data;
+    this.subject = msg.subject;
+    const at = deliveryOf(msg);
+    this.seq = at.seq;
+    this.dseq = at.dseq;
+    this.redelivered = at.count > 1;
+  }
+
+  get msgId(): string | undefined {
+    return msgIdOf(this.msg);
+  }
+
+  ack(): void {
+    this.acks.settle(this);
+  }
+
+  nak(delayMs: number): void {
+    this.acks.nak(this, delayMs);
+  }
+
+  /** Parked in the store with the batch: settled like an ack (a +TERM would ack all below it). */
+  term(): void {
+    this.acks.settle(this);
   }
 }
 
