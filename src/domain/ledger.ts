@@ -531,6 +531,20 @@ export class Ledger {
     return this.lines.get(book)?.state;
   }
 
+  /**
+   * The book's effective events with `fromTs <= ts <= toTs`, read only (nothing is booked), and
+   * whether they are all of them (false when the window starts later, or nothing is retained).
+   */
+  timelineSlice(book: string, fromTs: TsUs, toTs: TsUs): { events: readonly BookEvent[]; complete: boolean } {
+    const l = this.lines.get(book);
+    if (l === undefined) return { events: [], complete: true };
+    if (!this.config.retain) return { events: [], complete: l.last === undefined || l.last.ts < fromTs };
+    const i = lowerBound(l.timeline, { ts: fromTs, id: '' });
+    let j = i;
+    while (j < l.timeline.length && l.timeline[j]!.ts <= toTs) j++;
+    return { events: l.timeline.slice(i, j), complete: l.base === undefined || l.base.ts < fromTs };
+  }
+
   /** The first instant a cursor over `book` can start at (undefined: the book is unknown). */
   windowStart(book: string): TsUs | undefined {
     const l = this.lines.get(book);

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Dec } from '../decimal.js';
 import { T0, newLedger, parse, scenarioArb, shuffle } from '../../../test/support/scenarios.js';
-import { balancesAsOf, cellQty, movementsOf, type BalanceQuery } from './asof.js';
+import { balancesAsOf, cellQty, movementsForCells, movementsOf, type BalanceQuery } from './asof.js';
 import { consistencyChecks } from './checks.js';
 
 const queryArb = fc.record({
@@ -47,6 +47,27 @@ describe('as-of balances', () => {
         expect(at[0]!.add(net).toString()).toBe(at[1]!.toString());
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('movements read without booking equal movements booked again on a copy', () => {
+    fc.assert(
+      fc.property(scenarioArb, fc.array(queryArb, { minLength: 1, maxLength: 5 }), fc.array(fc.option(fc.integer({ min: -1, max: 40 }), { nil: undefined }), { minLength: 5, maxLength: 5 }), fc.integer(), (sc, qs, afters, seed) => {
+        const l = newLedger({ snapshotEvery: 3 });
+        for (const w of shuffle([...sc.base, ...sc.corrections], seed)) l.submit(parse(l, w));
+        const reqs = qs.map((q, i) => {
+          const a = afters[i];
+          return { venue: q.venue, account: 'default', asset: q.asset, book: q.book, afterTs: a === undefined ? undefined : T0 + Math.min(a, q.s) * 1_000_000, toTs: T0 + q.s * 1_000_000 };
+        });
+        const fast = movementsForCells(l, reqs);
+        for (const [i, r] of reqs.entries()) {
+          const slow = movementsOf(l, r, r.afterTs, r.toTs);
+          const show = (m: typeof slow) => m.movements.map((x) => `${x.book} ${x.id} ${x.delta.toString()}`);
+          expect(show(fast[i]!)).toEqual(show(slow));
+          expect(fast[i]!.complete).toBe(slow.complete);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -8,10 +8,10 @@ import type { Dec } from '../decimal.js';
 import { compareEvents, type BalanceEvent, type TsUs } from '../events.js';
 import type { HistoryNeed, Ledger } from '../ledger.js';
 import { END_TS } from '../marks.js';
-import { balancesAsOf, movementsOf } from './asof.js';
+import { balancesAsOf, movementsForCells, movementsOf, type MovementRequest, type Movements } from './asof.js';
 import { BreakBook, cellKey, type CheckOutcome } from './breaks.js';
 import { explain, type ExplainInput } from './explain.js';
-import { allowance, toleranceFor, type Tolerances } from './tolerance.js';
+import { allowance, toleranceFor, within, type Tolerances } from './tolerance.js';
 
 export interface BalanceReconOptions {
   readonly tolerances: Tolerances;
@@ -40,6 +40,12 @@ export function reconcileBalances(ledger: Ledger, breaks: BreakBook, reports: re
   const outcomes: BalanceReconResult['outcomes'] = [];
   const deferred: BalanceEvent[] = [];
   const reporting = ledger.config.reporting;
+  const agrees = sorted.map((r, i) => {
+    const utl = asOf.qty[i];
+    return utl === undefined ? undefined : within(toleranceFor(o.tolerances, r.asset), r.total.sub(utl), r.total);
+  });
+  const movements = explainedMovements(breaks, sorted, agrees, o.recheck === true);
+  const found = movementsForCells(ledger, movements.reqs);
   for (const [i, report] of sorted.entries()) {
     const utlQty = asOf.qty[i];
     if (utlQty === undefined) {
@@ -49,7 +55,7 @@ export function reconcileBalances(ledger: Ledger, breaks: BreakBook, reports: re
     const tolerance = toleranceFor(o.tolerances, report.asset);
     const rate = (asset: string): Dec | undefined => ledger.marks.rate(asset, END_TS);
     const outcome = breaks.check(
-      { report, utlQty },
+      { report, utlQty, agrees: agrees[i]! },
       {
         atMs: o.atMs,
         tolerance,
@@ -66,7 +72,7 @@ export function reconcileBalances(ledger: Ledger, breaks: BreakBook, reports: re
             diff,
             allowance: allowance(tolerance, report.total),
             sinceTs,
-            movements: movementsOf(ledger, report, sinceTs, report.ts),
+            movements: movementFor(movements.index.get(i), found) ?? movementsOf(ledger, report, sinceTs, report.ts),
             rate,
             unbookedVenueTrades: o.unbookedVenueTrades?.(report.venue, report.asset),
             unmatchedWithdrawals: o.unmatchedWithdrawals?.(report.asset),
@@ -79,6 +85,41 @@ export function reconcileBalances(ledger: Ledger, breaks: BreakBook, reports: re
     outcomes.push({ report, outcome });
   }
   return { outcomes, deferred, needs: asOf.needs };
+}
+
+/**
+ * The movements each disagreeing report will be explained with, read in one pass per book: the
+ * break book's transitions are followed ahead (a report matching earlier in the batch moves its
+ * cell's "last matched" instant) so each gets the span `check` will ask for.
+ */
+function explainedMovements(breaks: BreakBook, sorted: readonly BalanceEvent[], agrees: readonly (boolean | undefined)[], recheck: boolean): { reqs: MovementRequest[]; index: Map<number, number> } {
+  const lastReport = new Map<string, { ts: TsUs; id: string } | undefined>();
+  const lastMatched = new Map<string, TsUs | undefined>();
+  const reqs: MovementRequest[] = [];
+  const index = new Map<number, number>();
+  for (const [i, r] of sorted.entries()) {
+    const agree = agrees[i];
+    if (agree === undefined) continue;
+    const key = cellKey(r);
+    const lr = lastReport.has(key) ? lastReport.get(key) : breaks.lastReportOf(key);
+    if (lr !== undefined) {
+      const order = compareEvents(r, lr);
+      if (order < 0 || (order === 0 && !recheck)) continue;
+    }
+    lastReport.set(key, r);
+    if (agree) {
+      lastMatched.set(key, r.ts);
+      continue;
+    }
+    const since = lastMatched.has(key) ? lastMatched.get(key) : breaks.lastMatchedTs(key);
+    index.set(i, reqs.length);
+    reqs.push({ venue: r.venue, account: r.account, asset: r.asset, book: r.book, afterTs: since, toTs: r.ts });
+  }
+  return { reqs, index };
+}
+
+function movementFor(k: number | undefined, found: readonly Movements[]): Movements | undefined {
+  return k === undefined ? undefined : found[k];
 }
 
 /** Perpetuals with open contracts at `venue` that settle in `asset`. */

@@ -97,6 +97,8 @@ export interface Break {
 export interface BalanceCheck {
   readonly report: BalanceEvent;
   readonly utlQty: Dec;
+  /** Whether the two agree within the tolerance, when the caller knows it already. */
+  readonly agrees?: boolean;
 }
 
 export interface CheckContext {
@@ -126,6 +128,8 @@ export interface ReconSnapshot {
   readonly breaks: Break[];
   readonly cells: [string, CellState][];
 }
+
+const MATCHED: CheckOutcome = { kind: 'matched' };
 
 export function cellKey(r: { venue: string; account: string; asset: string; book: string | undefined | null }): string {
   return `${r.venue}\u0000${r.account}\u0000${r.asset}\u0000${r.book ?? ''}`;
@@ -158,11 +162,16 @@ export class BreakBook {
     state.lastReport = { ts: r.ts, id: r.id };
     this.cells.set(key, state);
     const current = state.current === undefined ? undefined : this.breaks.get(state.current);
+    const agrees = c.agrees ?? within(ctx.tolerance, diff, r.total);
+    if (agrees && current === undefined) {
+      state.lastMatchedTs = r.ts;
+      return MATCHED; // the common case: nothing to record
+    }
     const figures = { reportId: r.id, reportTs: formatTimestamp(r.ts), venueQty: r.total.toString(), utlQty: c.utlQty.toString(), diff: diff.toString() };
 
-    if (within(ctx.tolerance, diff, r.total)) {
+    if (agrees) {
       state.lastMatchedTs = r.ts;
-      if (current === undefined) return { kind: 'matched' };
+      if (current === undefined) return MATCHED;
       state.current = undefined;
       current.status = 'auto_resolved';
       Object.assign(current, { lastReportId: r.id, lastReportTs: figures.reportTs, venueQty: figures.venueQty, utlQty: figures.utlQty, diff: figures.diff, updatedMs: ctx.atMs });

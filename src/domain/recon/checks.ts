@@ -15,10 +15,10 @@
  */
 import type { BookState } from '../book.js';
 import { Dec } from '../decimal.js';
-import type { BookEvent, FundingEvent, TsUs } from '../events.js';
+import type { TsUs } from '../events.js';
 import { BookCursor, type Ledger } from '../ledger.js';
 import { formatTimestamp } from '../time.js';
-import { spotTradeDeltas } from './trades.js';
+import { eventFlows } from './flows.js';
 
 /** `accounted` (every committed event logged once and booked) is the store's: see ReconStore. */
 export type CheckName = 'flows' | 'lots' | 'balances' | 'negative_balances' | 'accounted';
@@ -54,28 +54,6 @@ function result(name: CheckName, failures: string[], what: string): CheckResult 
   return { name, ok: failures.length === 0, detail: failures.length === 0 ? what : `${failures.length} failure(s): ${failures[0]!}`, failures: failures.slice(0, MAX_FAILURES) };
 }
 
-/** Expected change of each asset's balance at each (venue, account), from the event's own fields. */
-function expectedFlows(e: Exclude<BookEvent, FundingEvent>): { venue: string; account: string; asset: string; delta: Dec }[] | undefined {
-  switch (e.type) {
-    case 'trade': {
-      const m = spotTradeDeltas(e);
-      if (m === undefined) return undefined;
-      return [...m].map(([asset, delta]) => ({ venue: e.venue, account: e.account, asset, delta }));
-    }
-    case 'transfer': {
-      const fee = e.fee ?? Dec.ZERO;
-      return [
-        { venue: e.from, account: e.fromAccount, asset: e.asset, delta: e.qty.add(fee).neg() },
-        { venue: e.to, account: e.toAccount, asset: e.asset, delta: e.qty },
-      ];
-    }
-    case 'deposit':
-      return [{ venue: e.venue, account: e.account, asset: e.asset, delta: e.qty }];
-    case 'withdrawal':
-      return [{ venue: e.venue, account: e.account, asset: e.asset, delta: e.qty.add(e.fee ?? Dec.ZERO).neg() }];
-  }
-}
-
 /** opening + flows = closing for every balance cell of every book, from `sinceTs` on. */
 export function checkFlows(ledger: Ledger, sinceTs?: TsUs): CheckResult {
   const failures: string[] = [];
@@ -95,7 +73,7 @@ export function checkFlows(ledger: Ledger, sinceTs?: TsUs): CheckResult {
     };
     for (let e = c.peek(); e !== undefined; e = c.peek()) {
       events++;
-      const expected = e.type === 'funding' ? undefined : expectedFlows(e);
+      const expected = eventFlows(e);
       if (expected === undefined && (e.type === 'trade' || e.type === 'funding')) {
         // The settlement asset's change is taken as booked; fees in other assets are computed.
         const inst = ledger.instruments.lookup(e.instrument, e.venue);
