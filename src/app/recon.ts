@@ -44,9 +44,12 @@ export class Reconciler {
   private readonly dirtyVenues = new Set<string>();
   private recheckTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
+  private firstCheck: NodeJS.Timeout | undefined;
   private readonly changedBreaks = new Set<string>();
   private readonly changedCells = new Set<string>();
   private writing: Promise<void> | undefined;
+  /** Consecutive failed writes: the pause before the next grows with them. */
+  private failures = 0;
   private deferred: BalanceEvent[] = [];
   private historyPass: Promise<void> | undefined;
   /** The latest consistency checks, and from when the next flows check starts. */
@@ -83,6 +86,9 @@ export class Reconciler {
       await Promise.resolve();
     });
     if (this.config.checkIntervalMs > 0) {
+      // A first run soon after start, then on the interval.
+      this.firstCheck = setTimeout(() => void this.runChecks().catch((err: unknown) => this.log.error({ err: String(err) }, 'consistency checks failed to run')), Math.min(5_000, this.config.checkIntervalMs));
+      this.firstCheck.unref();
       this.checkTimer = setInterval(() => void this.runChecks().catch((err: unknown) => this.log.error({ err: String(err) }, 'consistency checks failed to run')), this.config.checkIntervalMs);
       this.checkTimer.unref();
     }
@@ -92,6 +98,7 @@ export class Reconciler {
     this.stopped = true;
     if (this.recheckTimer !== undefined) clearTimeout(this.recheckTimer);
     if (this.checkTimer !== undefined) clearInterval(this.checkTimer);
+    if (this.firstCheck !== undefined) clearTimeout(this.firstCheck);
     this.service.onBooked = undefined;
     await this.historyPass;
     await this.flush();
@@ -224,15 +231,18 @@ export class Reconciler {
       try {
         await this.store.saveBreaks(breaks);
         await this.store.saveCells(cells);
+        this.failures = 0;
       } catch (err) {
-        // Not written: taken again at the next change, or rebuilt from the ledger's reports at start.
+        // Not written: retried after a pause (never in a tight loop), or rebuilt from the ledger's reports at start.
         for (const b of breaks) this.changedBreaks.add(b.id);
         for (const c of cells) this.changedCells.add(c.key);
-        this.log.warn({ err: String(err) }, 'saving breaks failed: will retry');
+        this.failures++;
+        this.log.warn({ err: String(err), attempt: this.failures }, 'saving breaks failed: will retry');
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6))).unref());
       }
     })().finally(() => {
       this.writing = undefined;
-      if (!this.stopped || this.changedBreaks.size > 0) this.persist();
+      if (!this.stopped) this.persist();
     });
   }
 

@@ -440,9 +440,46 @@ export class Service {
     return { incoming, rejected, slots, tally };
   }
 
+  /**
+   * Told, in the booking lane, of each batch's newly booked events once the whole batch is booked
+   * (reconciliation): it reads the ledger synchronously and must not throw into the booking.
+   */
+  onBooked: ((events: readonly LedgerEvent[]) => void) | undefined;
+
+  private tellBooked(events: readonly LedgerEvent[]): void {
+    try {
+      this.onBooked?.(events);
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'a listener of booked events failed');
+    }
+  }
+
+  /** Runs `fn` in the booking lane: the ledger holds still while it runs (no batch half booked). */
+  withLedger<T>(fn: () => Promise<T>): Promise<T> {
+    return this.inBookLane(fn);
+  }
+
+  /**
+   * A ledger holding `books` as of `until` from the store (each book's nearest base before `from`
+   * and its log after it), with today's marks and terms: for reading the past beyond the windows.
+   * Call it in the booking lane (`withLedger`).
+   */
+  async historyLedger(books: readonly string[], from: TsUs, until: TsUs): Promise<Ledger> {
+    const l = this.newLedger(until);
+    restoreMarks(l.marks, snapshotMarks(this.ledger.marks));
+    for (const i of this.ledger.instruments.entries()) l.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, i.multiplier);
+    for (const book of books) {
+      const base = await this.store.baseBefore(book, { ts: from, id: '' });
+      const events: LedgerEvent[] = await this.store.bookEvents(book, base?.key, until);
+      l.rebase(book, base, events);
+    }
+    return l;
+  }
+
   /** Books the batch's new events in commit order; a failure here rebuilds from the store. */
   private async book(incoming: readonly Incoming[], outcomes: readonly Outcome[], tally: EventTally | undefined): Promise<void> {
     let last = this.stats.lastSeq;
+    const fresh: LedgerEvent[] = [];
     try {
       for (const [i, x] of incoming.entries()) {
         const o = outcomes[i]!;
@@ -467,6 +504,7 @@ export class Service {
           this.stats.booked++;
           tally?.bookedEvent(x.event);
         }
+        if (r.status !== 'rejected' && this.onBooked !== undefined) fresh.push(x.event);
         this.sinceCheckpoint++;
       }
     } catch (err) {
@@ -477,6 +515,7 @@ export class Service {
     }
     this.stats.lastSeq = Math.max(this.stats.lastSeq, last);
     this.stats.batches++;
+    if (fresh.length > 0) this.tellBooked(fresh);
     if (tally !== undefined) this.observer?.booked(tally, performance.now());
     const changed = this.ledger.takeChanged();
     for (const b of changed) this.checkpointDirty.add(b);
@@ -610,18 +649,7 @@ export class Service {
 
   /** The state as of `ts`: each book from its stored base before `ts` and the log after it. */
   async reportAt(ts: TsUs, options: ReportOptions = {}): Promise<Report> {
-    return this.inBookLane(async () => {
-      const l = this.newLedger(ts);
-      restoreMarks(l.marks, snapshotMarks(this.ledger.marks));
-      for (const i of this.ledger.instruments.entries()) l.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, i.multiplier);
-      const books = options.books ?? this.ledger.bookNames();
-      for (const book of books) {
-        const base = await this.store.baseBefore(book, { ts: ts + 1, id: '' });
-        const events: LedgerEvent[] = await this.store.bookEvents(book, base?.key, ts);
-        l.rebase(book, base, events);
-      }
-      return buildReport(l, options);
-    });
+    return this.inBookLane(async () => buildReport(await this.historyLedger(options.books ?? this.ledger.bookNames(), ts + 1, ts), options));
   }
 
   /** Messages not yet delivered from the attached sources (the consumer lag); undefined when unknown. */

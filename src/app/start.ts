@@ -12,6 +12,19 @@ import { InProcessBus } from '../adapters/nats/bus.js';
 import { connectNats, ensureEventStream, jetStreamSource, natsUpdateSink, type NatsConnection } from '../adapters/nats/jetstream.js';
 import { openSql } from '../adapters/pg/sql.js';
 import { PgStore } from '../adapters/pg/store.js';
+import { ReconStore } from '../adapters/pg/recon-store.js';
+import { reconRoutes } from '../adapters/http/recon-routes.js';
+import { Reconciler } from './recon.js';
+import { alertRoutes } from '../adapters/http/alerts-routes.js';
+import { buildSinks } from '../adapters/alerts/sinks.js';
+import { PgAlertStore } from '../adapters/pg/alerts-store.js';
+import { countOpenBreaks } from '../adapters/metrics/metrics.js';
+import type { AlertConfig } from '../domain/alerts/rules.js';
+import { parseAlertConfig } from './alert-config.js';
+import { DEFAULT_ALERTS_YAML } from './alert-defaults.js';
+import { Alerting } from './alerting.js';
+import { alertFacts } from './facts.js';
+import { DEFAULT_RECON, type ReconConfig } from './recon-config.js';
 import { InstrumentRegistry } from '../domain/instrument.js';
 import type { Logger, ServiceConfig } from './service.js';
 import { Service } from './service.js';
@@ -35,6 +48,10 @@ export interface StartOptions {
   readonly port: number;
   readonly http: Partial<HttpOptions>;
   readonly logLevel: string;
+  /** Reconciliation: tolerances, lending venues, transfer matching, check intervals. */
+  readonly recon: ReconConfig;
+  /** Alert rules and sinks (`--alerts FILE`); undefined: the defaults (alert-defaults.ts). */
+  readonly alerts: AlertConfig | undefined;
 }
 
 export const DEFAULT_START: Omit<StartOptions, 'service'> = {
@@ -49,6 +66,8 @@ export const DEFAULT_START: Omit<StartOptions, 'service'> = {
   port: 8080,
   http: {},
   logLevel: 'info',
+  recon: DEFAULT_RECON,
+  alerts: undefined,
 };
 
 export interface Running {
@@ -57,6 +76,8 @@ export interface Running {
   /** The in-process bus when no NATS_URL was given (publish events to it; listen to updates). */
   readonly bus: InProcessBus | undefined;
   readonly startup: { restoredSeq: number; tail: number; ms: number };
+  readonly recon: Reconciler;
+  readonly alerting: Alerting;
   /** What `GET /metrics` serves; `metrics.setProviders(...)` adds the breaks and alerts gauges. */
   readonly metrics: ServiceMetrics;
   stop(): Promise<void>;
@@ -87,9 +108,24 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   const service = new Service(store, sink, opts.service, log, metrics);
   metrics.attach(service);
   const startup = await service.start();
+  const reconStore = new ReconStore(sql, () => service.ledger.instruments);
+  const recon = new Reconciler(service, reconStore, opts.recon, log);
+  await recon.start();
+  const alertConfig = opts.alerts ?? parseAlertConfig(DEFAULT_ALERTS_YAML, 'the default alert rules');
+  const alerting = new Alerting({
+    config: alertConfig,
+    sinks: buildSinks(alertConfig.sinks, { log, publisher: sink }),
+    store: new PgAlertStore(sql),
+    log,
+    facts: (nowMs) => alertFacts(service, recon, nowMs),
+  });
+  metrics.setProviders({ openBreaks: () => countOpenBreaks(recon.breaks.active(), Date.now()), alertsFiring: () => alerting.firingCounts() });
   service.attach(source);
   const app = buildServer(service, { ...opts.http, metrics, onError: (err, where) => log.error({ err: String(err), where }, 'HTTP request failed') });
+  await app.register(reconRoutes(recon, reconStore));
+  await app.register(alertRoutes(alerting));
   const url = await app.listen({ host: opts.host, port: opts.port });
+  await alerting.start();
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');
 
   let stopped = false;
@@ -98,12 +134,16 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
     url,
     bus,
     startup,
+    recon,
+    alerting,
     metrics,
     async stop() {
       if (stopped) return;
       stopped = true;
       await app.close();
+      await alerting.stop();
       await service.stop();
+      await recon.stop();
       await sink.close();
       if (nc !== undefined) await nc.drain().catch(() => undefined);
       await sql.close();

@@ -17,6 +17,7 @@ import { ASSET_RE } from '../domain/instrument.js';
 import { renderCheck, renderReport } from './format.js';
 import { checkFiles } from '../app/check.js';
 import { DEFAULT_RECON, loadReconConfig } from '../app/recon-config.js';
+import { loadAlertConfig } from '../app/alert-config.js';
 
 export const EXIT_OK = 0;
 export const EXIT_INTERNAL = 1;
@@ -125,6 +126,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--ack-wait-ms <ms>', 'JetStream redelivers a message not acknowledged within this time').env('UTL_ACK_WAIT_MS').argParser(parseCount).default(10_000))
     .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(50_000))
     .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
+    .addOption(new Option('--recon <file>', 'reconciliation settings (YAML: tolerances, lending venues, transfer matching, intervals)').env('UTL_RECON'))
+    .addOption(new Option('--alerts <file>', 'alert rules and sinks (YAML, docs/alerts.md; default: the built-in rules, to the log and NATS)').env('UTL_ALERTS'))
     .action(async (flags: StartFlags) => {
       code = await runStart(flags, err);
     });
@@ -162,6 +165,8 @@ function parseCount(text: string): number {
 }
 
 interface StartFlags {
+  recon?: string;
+  alerts?: string;
   method: CostMethod;
   fees: 'separate' | 'capitalise';
   pool: 'book' | 'venue';
@@ -255,6 +260,15 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
   if (books === undefined) return EXIT_USAGE;
   const databaseUrl = flags.databaseUrl === '' ? undefined : flags.databaseUrl;
   const natsUrl = flags.natsUrl === '' ? undefined : flags.natsUrl;
+  let recon = DEFAULT_RECON;
+  let alerts;
+  try {
+    if (flags.recon !== undefined && flags.recon !== '') recon = await loadReconConfig(flags.recon);
+    if (flags.alerts !== undefined && flags.alerts !== '') alerts = await loadAlertConfig(flags.alerts);
+  } catch (e) {
+    err.write(`utl start: ${(e as Error).message}\n`);
+    return EXIT_USAGE;
+  }
   let running;
   try {
     running = await startService({
@@ -280,6 +294,8 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     host: flags.host,
     port: flags.port,
     logLevel: flags.logLevel,
+    recon,
+    alerts,
   });
   } catch (e) {
     // What the operator can fix (a server that does not answer, a data folder in use) is not a bug.

@@ -131,8 +131,9 @@ export interface ReconSnapshot {
 
 const MATCHED: CheckOutcome = { kind: 'matched' };
 
+/** The key of a (venue, account, asset, book) cell; the separator (US, 0x1f) is in no name and is valid text in PostgreSQL. */
 export function cellKey(r: { venue: string; account: string; asset: string; book: string | undefined | null }): string {
-  return `${r.venue}\u0000${r.account}\u0000${r.asset}\u0000${r.book ?? ''}`;
+  return `${r.venue}\u001f${r.account}\u001f${r.asset}\u001f${r.book ?? ''}`;
 }
 
 export function isActive(b: Break): boolean {
