@@ -2,7 +2,8 @@
  * The facts the alert rules look at, assembled from the service (positions, PnL, exposure, marks,
  * lag, rejections) and reconciliation (breaks, sources, consistency checks). Decimals stay strings.
  *
- * - A break's age counts from when UTL first saw it (wall clock).
+ * - A break's age counts from when UTL first saw it (wall clock). Withdrawals overdue for their
+ *   deposit count as breaks too (`xfer:<id>`), aged from when their transit allowance ran out.
  * - A source's last report is when its latest balance report was booked (wall clock).
  * - An asset's last mark is the mark's own instant: a position marked an hour ago (in event time)
  *   is stale whatever the wall clock of its arrival.
@@ -37,7 +38,8 @@ export async function alertFacts(service: Service, recon: Reconciler, nowMs: num
     breaks: recon.breaks
       .list()
       .filter(isActive)
-      .map((b) => ({ id: b.id, venue: b.venue, account: b.account, asset: b.asset, status: b.status, firstSeenMs: b.firstSeenMs, diff: b.diff, value: b.value })),
+      .map((b) => ({ id: b.id, venue: b.venue, account: b.account, asset: b.asset, status: b.status, firstSeenMs: b.firstSeenMs, diff: b.diff, value: b.value }))
+      .concat(recon.overdueTransfers()),
     sources: [...recon.lastReportMs].map(([venue, lastReportMs]) => ({ venue, lastReportMs })),
     marks,
     consumerLag: lag,

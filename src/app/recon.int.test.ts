@@ -52,13 +52,23 @@ describe('reconciliation in the service', () => {
     expect(await breaks()).toEqual([]);
   });
 
+  it('a ccxt fetchBalance result over HTTP becomes balance events, booked and reconciled', async () => {
+    const at = Date.parse('2026-01-02T11:40:00Z');
+    const balance = { info: {}, timestamp: at, datetime: '2026-01-02T11:40:00.000Z', BTC: { free: 1.25, used: 0.25, total: 1.5 }, free: { BTC: 1.25 }, used: { BTC: 0.25 }, total: { BTC: 1.5 } };
+    const r = await post('/recon/balances', { venue: 'binance', account: 'main', balance });
+    expect(r.json).toMatchObject({ accepted: 1, results: [{ id: 'binance:main:balance:2026-01-02T11:40:00.000Z:BTC', status: 'accepted' }] });
+    expect(await breaks()).toEqual([]); // 1.5 BTC at 11:40: agrees
+    expect((await post('/recon/balances', { venue: 'binance', balance: [] })).status).toBe(400);
+    expect((await post('/recon/balances', { venue: 'binance', balance: { info: {} } })).status).toBe(422);
+  });
+
   it('a disagreeing report opens a break with its amount, value, movements and a suggested cause', async () => {
     // At 12:30 UTL holds 2.5 BTC (the 12:00 buy included); the venue still shows 1.5.
     await post('/events', [report('r-btc-1230', '2026-01-02T12:30:00Z', 'BTC', '1.5')]);
     const [b] = await breaks();
     expect(b).toMatchObject({ id: 'brk:r-btc-1230', status: 'open', venue: 'binance', asset: 'BTC', venueQty: '1.5', utlQty: '2.5', diff: '-1', value: '40000', reporting: 'USD' });
     const ex = b!.explanation as { sinceTs: string; movements: { id: string; delta: string }[]; suggestions: { cause: string; events: string[] }[] };
-    expect(ex.sinceTs).toBe('2026-01-02T11:30:00Z');
+    expect(ex.sinceTs).toBe('2026-01-02T11:40:00Z'); // the ccxt report agreed last
     expect(ex.movements).toEqual([expect.objectContaining({ id: 'binance:3', delta: '1' })]);
     expect(ex.suggestions).toEqual([expect.objectContaining({ cause: 'missing_at_venue', events: ['binance:3'] })]);
     expect(typeof b!.ageMs).toBe('number');
@@ -127,9 +137,14 @@ describe('reconciliation in the service', () => {
     expect((await post('/recon/trades', { venue: 'binance', trades: [{ nope: 1 }] })).status).toBe(422);
   });
 
-  it('transfer matching: a withdrawal at one venue matched to the deposit at another', async () => {
-    const t = await get('/recon/transfers?from=2026-01-02T11:00:00Z');
+  it('transfer matching: a withdrawal at one venue matched to the deposit at another; one overdue is a break for the alerts', async () => {
+    const t = await get('/recon/transfers?from=2026-01-02T11:00:00Z&until=2026-01-03T00:00:00Z');
     expect(t.matched).toEqual([expect.objectContaining({ withdrawal: 'w-1', deposit: 'd-1', fee: '1', transitSeconds: '1200' })]);
+    // A withdrawal three hours ago with no deposit since: past the two hours allowed in transit.
+    const ts = new Date(Date.now() - 3 * 3_600_000).toISOString();
+    await post('/events', [{ type: 'withdrawal', id: 'w-late', ts, book: 'mm', venue: 'okx', account: 'main', asset: 'USD', qty: '250', cost: '250' }]);
+    await get('/checks?run=1');
+    expect(running.recon.overdueTransfers()).toEqual([expect.objectContaining({ id: 'xfer:w-late', venue: 'okx', asset: 'USD', diff: '-250', value: '250', status: 'open' })]);
   });
 
   it('the consistency checks pass on what the service booked, every event accounted for', async () => {

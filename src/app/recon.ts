@@ -308,6 +308,9 @@ export class Reconciler {
     if (this.maxTs !== undefined) this.flowsFrom = this.maxTs - 300_000_000;
     this.checks = results;
     this.checkedAtMs = this.clock();
+    // Transfers of the last day (and the matching window before it): overdue ones become alert facts.
+    const t = this.config.transfers;
+    await this.reconcileTransfers((this.clock() - 86_400_000 - t.windowMs) * 1000, undefined);
     for (const c of results) if (!c.ok) this.log.error({ check: c.name, detail: c.detail }, 'consistency check failed');
     return results;
   }
@@ -336,6 +339,22 @@ export class Reconciler {
     const open = new Set([...result.inTransit, ...result.breaks].map((f) => f.id));
     this.transfers = { result, unmatched: flows.filter((e): e is WithdrawalEvent => e.type === 'withdrawal' && open.has(e.id)) };
     return result;
+  }
+
+  /**
+   * Withdrawals overdue for their deposit (the latest transfer reconciliation), shaped as breaks
+   * for the alert rules: `xfer:<withdrawal id>`, first seen when the transit allowance ran out.
+   */
+  overdueTransfers(): { id: string; venue: string; account: string; asset: string; status: 'open'; firstSeenMs: number; diff: string; value: string | null }[] {
+    const r = this.transfers;
+    if (r === undefined) return [];
+    const byId = new Map(r.unmatched.map((w) => [w.id, w]));
+    return r.result.breaks.flatMap((f) => {
+      const w = byId.get(f.id);
+      if (w === undefined) return [];
+      const rate = this.rate(w.asset);
+      return [{ id: `xfer:${w.id}`, venue: w.venue, account: w.account, asset: w.asset, status: 'open' as const, firstSeenMs: Math.floor(w.ts / 1000) + this.config.transfers.maxTransitMs, diff: w.qty.neg().toString(), value: rate === undefined ? null : w.qty.mul(rate).toString() }];
+    });
   }
 
   /** The rate of an asset now (for valuing breaks in reports). */

@@ -5,6 +5,8 @@
  * - `GET /breaks/:id`: one break with its explanation and history;
  * - `POST /breaks/:id/acknowledge` `{by, note}` and `POST /breaks/:id/resolve`
  *   `{by, reason, adjust?: {book?, cost?}}`: audited; `adjust` books the adjusting entry first;
+ * - `POST /recon/balances` `{venue, account?, book?, asOf?, balance}`: a ccxt `fetchBalance` result,
+ *   mapped to one balance event per asset and booked through the one door (then reconciled);
  * - `POST /recon/trades` `{venue, from?, to?, trades: [...]}`: a venue's trade history (canonical
  *   trade events or ccxt `fetchMyTrades` output) against the fills booked there;
  * - `GET /recon/transfers?from=&until=`: withdrawals matched to deposits, in transit, too old;
@@ -119,6 +121,24 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
       const r = await recon.resolve(id, { by, reason: body.reason.slice(0, 2000), ...(adjust === undefined ? {} : { adjust }) });
       if ('code' in r && !('id' in r)) return problem(reply, refusalStatus[r.code] ?? 400, r.code, 'Cannot resolve', r.message);
       return shown(r as Break, clock());
+    });
+
+    app.post('/recon/balances', async (req, reply) => {
+      const body = bodyOf(req.body);
+      if (typeof body === 'string') return problem(reply, 400, 'BAD_BODY', 'Unreadable body', body);
+      const { venue, account, book, asOf, balance } = body;
+      if (typeof venue !== 'string' || !isName(venue)) return problem(reply, 400, 'BAD_BODY', 'Bad `venue`', 'the venue that reported the balance');
+      for (const [name, v] of [['account', account], ['book', book]] as const) {
+        if (v !== undefined && (typeof v !== 'string' || !isName(v))) return problem(reply, 400, 'BAD_BODY', `Bad \`${name}\``, 'a name');
+      }
+      if (asOf !== undefined && (typeof asOf !== 'string' || parseTimestamp(asOf) === undefined)) return problem(reply, 400, 'BAD_TIMESTAMP', 'Bad `asOf`', 'ISO-8601 UTC: the instant of a balance that carries no timestamp');
+      if (typeof balance !== 'object' || balance === null || Array.isArray(balance)) return problem(reply, 400, 'BAD_BODY', 'Bad `balance`', 'a ccxt fetchBalance result');
+      const m = fromCcxt(balance, { venue, book: (book as string | undefined) ?? 'unassigned', ...(account === undefined ? {} : { account: account as string }), ...(asOf === undefined ? {} : { asOf: asOf as string }) });
+      if (m.problems.length > 0 || m.events.length === 0) return problem(reply, 422, 'BAD_BALANCE', 'Unreadable ccxt balance', m.problems.length === 0 ? 'no currency in it' : m.problems.slice(0, 5).map((p) => p.message).join('; '));
+      // Without a book the report is of the venue account, shared by every book there.
+      const events = m.events.map((e) => (book === undefined ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'book')) : e));
+      const r = await recon.service.submit(events, 'recon');
+      return reply.code(r.status).type('application/json').send(r.body);
     });
 
     app.post('/recon/trades', async (req, reply) => {
