@@ -133,7 +133,7 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
       }
       if (asOf !== undefined && (typeof asOf !== 'string' || parseTimestamp(asOf) === undefined)) return problem(reply, 400, 'BAD_TIMESTAMP', 'Bad `asOf`', 'ISO-8601 UTC: the instant of a balance that carries no timestamp');
       if (typeof balance !== 'object' || balance === null || Array.isArray(balance)) return problem(reply, 400, 'BAD_BODY', 'Bad `balance`', 'a ccxt fetchBalance result');
-      const m = fromCcxt(balance, { venue, book: (book as string | undefined) ?? 'unassigned', ...(account === undefined ? {} : { account: account as string }), ...(asOf === undefined ? {} : { asOf: asOf as string }) });
+      const m = fromCcxt(balance, { venue, book: (book as string | undefined) ?? 'unassigned', ...(account === undefined ? {} : { account: account as string }), ...(asOf === undefined ? {} : { asOf: asOf }) });
       if (m.problems.length > 0 || m.events.length === 0) return problem(reply, 422, 'BAD_BALANCE', 'Unreadable ccxt balance', m.problems.length === 0 ? 'no currency in it' : m.problems.slice(0, 5).map((p) => p.message).join('; '));
       // Without a book the report is of the venue account, shared by every book there.
       const events = m.events.map((e) => (book === undefined ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'book')) : e));
