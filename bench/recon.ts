@@ -17,6 +17,7 @@ import { balancesAsOf } from '../src/domain/recon/asof.js';
 import { reconcileBalances } from '../src/domain/recon/balances.js';
 import { BreakBook } from '../src/domain/recon/breaks.js';
 import { DEFAULT_TOLERANCES } from '../src/domain/recon/tolerance.js';
+import { mulberry32 } from './generate.js';
 
 interface Args {
   venues: number;
@@ -37,18 +38,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** A deterministic generator (mulberry32): the same log every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;
@@ -59,7 +48,7 @@ const T0 = Date.UTC(2026, 2, 2, 8) * 1000;
 const HOUR = 3_600_000_000;
 
 function build(a: Args): { ledger: Ledger; reports: BalanceEvent[]; perturbed: Set<string>; ms: number } {
-  const r = rng(42);
+  const r = mulberry32(42);
   const t0 = performance.now();
   const ledger = new Ledger({ reporting: 'USD' });
   const asset = (i: number): string => `A${i}`;
