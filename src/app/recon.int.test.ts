@@ -111,6 +111,22 @@ describe('reconciliation in the service', () => {
     expect((await post('/breaks/nope/acknowledge', { by: 'alice' })).status).toBe(404);
   });
 
+  it('an adjusting entry that cannot be booked is cancelled and refused; the next attempt takes another id', async () => {
+    // SOL has no mark: a deposit of it without a cost cannot be valued.
+    await post('/events', [report('r-sol', '2026-01-02T12:40:00Z', 'SOL', '5')]);
+    const refused = await post('/breaks/brk:r-sol/resolve', { by: 'bob', reason: 'airdrop not booked', adjust: { book: 'mm' } });
+    expect([refused.status, refused.json.code]).toEqual([422, 'ADJUSTMENT_REFUSED']);
+    expect((await get('/unbooked')).items).toEqual([]); // cancelled: nothing lingers to be booked later
+    const ok = await post('/breaks/brk:r-sol/resolve', { by: 'bob', reason: 'airdrop not booked', adjust: { book: 'mm', cost: '500' } });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ status: 'resolved', resolution: { adjustment: 'adj:brk:r-sol#2' } });
+    expect((ok.json.history as { action: string }[]).map((h) => h.action)).toEqual(['opened', 'adjustment_refused', 'resolved']);
+    const sol = (await get('/positions?book=mm&asset=SOL')).positions as { qty: string; costBasis: string }[];
+    expect(sol).toEqual([expect.objectContaining({ qty: '5', costBasis: '500' })]);
+    const twice = await fetch(`${running.url}/recon/transfers?from=2026-01-02T00:00:00Z&from=2026-01-03T00:00:00Z`);
+    expect(twice.status).toBe(400);
+  });
+
   it('breaks and their history survive a restart', async () => {
     const before = await breaks('all');
     await running.stop();

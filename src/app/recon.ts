@@ -31,7 +31,7 @@ export interface ResolveRequest {
   readonly adjust?: { readonly book?: string; readonly cost?: string };
 }
 
-export type ResolveRefusal = BreakRefusal | { readonly code: 'ADJUSTMENT_REFUSED' | 'ADJUSTMENT_NEEDS_BOOK'; readonly message: string };
+export type ResolveRefusal = BreakRefusal | { readonly code: 'ADJUSTMENT_REFUSED' | 'ADJUSTMENT_NEEDS_BOOK' | 'BREAK_BUSY'; readonly message: string };
 
 export class Reconciler {
   breaks = new BreakBook();
@@ -78,7 +78,11 @@ export class Reconciler {
     this.breaks = BreakBook.restore({ breaks: saved.breaks, cells: saved.cells.map((c) => [c.key, c.state]) });
     for (const c of saved.cells) {
       const r = byId.get(c.report);
-      if (r?.type === 'balance') this.remember(r);
+      if (r?.type === 'balance') {
+        this.remember(r);
+        // When a venue last reported is not kept: its silence counts from the restart.
+        if (!this.lastReportMs.has(r.venue)) this.lastReportMs.set(r.venue, this.clock());
+      }
     }
     await this.service.withLedger(async () => {
       this.service.onBooked = (events) => this.onBooked(events);
@@ -119,6 +123,9 @@ export class Reconciler {
           if (t !== undefined && e.ts <= t) this.dirtyVenues.add(venue);
         }
       } else if (e.type === 'cancel' || e.type === 'amend') {
+        for (const v of this.latestTsByVenue.keys()) this.dirtyVenues.add(v);
+      } else if (e.type === 'price' && this.latestTsByVenue.size > 0 && e.ts <= Math.max(...this.latestTsByVenue.values()) && this.service.unbooked().length > 0) {
+        // A late mark can make an event that could not be booked bookable: UTL's side moves.
         for (const v of this.latestTsByVenue.keys()) this.dirtyVenues.add(v);
       }
     }
@@ -267,21 +274,48 @@ export class Reconciler {
     return r;
   }
 
+  /** Breaks being resolved right now: a second resolve of one waits for nothing, it is refused. */
+  private readonly resolving = new Set<string>();
+
   async resolve(id: string, req: ResolveRequest): Promise<Break | ResolveRefusal> {
     const b = this.breaks.get(id);
     if (b === undefined) return { code: 'BREAK_NOT_FOUND', message: `no break ${id}` };
     if (b.status !== 'open' && b.status !== 'acknowledged') return { code: 'BREAK_CLOSED', message: `break ${id} is ${b.status}` };
+    if (this.resolving.has(id)) return { code: 'BREAK_BUSY', message: `break ${id} is being resolved by another request` };
+    this.resolving.add(id);
+    try {
+      return await this.resolveNow(b, req);
+    } finally {
+      this.resolving.delete(id);
+    }
+  }
+
+  private async resolveNow(b: Break, req: ResolveRequest): Promise<Break | ResolveRefusal> {
+    const id = b.id;
     let adjustment: string | null = null;
     if (req.adjust !== undefined) {
       const book = req.adjust.book ?? b.book ?? undefined;
       if (book === undefined) return { code: 'ADJUSTMENT_NEEDS_BOOK', message: `break ${id} is on a venue account shared by books: say which book takes the adjusting entry` };
-      adjustment = `adj:${id}`;
-      const event = adjustingEvent(b, { id: adjustment, book, by: req.by, reason: req.reason, ...(req.adjust.cost === undefined ? {} : { cost: req.adjust.cost }) });
+      // One id per attempt: the first is `adj:<break>` (a repeat of it is a duplicate, never a second
+      // adjustment); after a refused attempt (cancelled below) the next is `adj:<break>#<n>`.
+      const attempt = 1 + b.history.filter((h) => h.action === 'adjustment_refused').length;
+      const adj = attempt === 1 ? `adj:${id}` : `adj:${id}#${attempt}`;
+      adjustment = adj;
+      const event = adjustingEvent(b, { id: adj, book, by: req.by, reason: req.reason, ...(req.adjust.cost === undefined ? {} : { cost: req.adjust.cost }) });
       const r = await this.service.submit([event], 'recon');
       const result = r.results[0];
       if (result === undefined || result.status === 'rejected') return { code: 'ADJUSTMENT_REFUSED', message: result?.message ?? 'the adjusting entry was refused' };
-      const unbooked = this.service.unbooked().find((u) => u.id === adjustment);
-      if (unbooked !== undefined) return { code: 'ADJUSTMENT_REFUSED', message: `the adjusting entry ${adjustment} is committed but could not be booked: ${unbooked.message}` };
+      const unbooked = this.service.unbooked().find((u) => u.id === adj);
+      if (unbooked !== undefined) {
+        // Committed but not bookable (no mark, no cost): cancelled at once, so a later mark can
+        // never book it behind anyone's back; the refusal is kept in the break's history.
+        await this.service.submit([{ type: 'cancel', id: `${adj}:cancel`, ts: b.lastReportTs, target: adj, reason: `adjusting entry refused: ${unbooked.message}` }], 'recon');
+        this.breaks.adjustmentRefused(id, req.by, adj, unbooked.message, this.clock());
+        this.changedBreaks.add(id);
+        this.persist();
+        await this.flush();
+        return { code: 'ADJUSTMENT_REFUSED', message: `the adjusting entry ${adj} could not be booked (${unbooked.message}); it was cancelled: give a cost, or send a mark first, and resolve again` };
+      }
     }
     const r = this.breaks.resolve(id, req.by, req.reason, this.clock(), adjustment);
     if (isRefusal(r)) return r;

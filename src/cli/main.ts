@@ -104,6 +104,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .option('--recon <file>', 'reconciliation settings (YAML: tolerances, lending venues, transfer matching)')
     .option('--trades <file>', 'a venue\'s trade history to hold against the fills booked there (canonical trades or ccxt fetchMyTrades)')
     .option('--trades-venue <venue>', 'the venue of --trades')
+    .option('--venue <venue>', 'ccxt input in FILES: the venue it came from')
+    .option('--book <book>', 'ccxt input in FILES: the book to book it into')
+    .option('--account <account>', 'ccxt input in FILES: the account at the venue')
+    .option('--as-of <ts>', 'ccxt input in FILES: the time of balances that carry none', (t: string) => formatTimestamp(parseAt(t)))
     .option('--from <ts>', 'trade window start (default: the first venue trade)', parseAt)
     .option('--to <ts>', 'trade window end (default: the last venue trade)', parseAt)
     .option('--json', 'print JSON instead of text')
@@ -216,6 +220,10 @@ interface CheckFlags {
   recon?: string;
   trades?: string;
   tradesVenue?: string;
+  venue?: string;
+  book?: string;
+  account?: string;
+  asOf?: string;
   from?: number;
   to?: number;
   json?: boolean;
@@ -234,7 +242,20 @@ async function runCheck(files: string[], flags: CheckFlags, out: NodeJS.Writable
     if (flags.recon !== undefined) recon = await loadReconConfig(flags.recon);
     run = await checkFiles(
       files,
-      { settings: { method: flags.method, fees: flags.fees, pool: flags.pool }, books, reporting: flags.reporting, cashLike: flags.cash, until: undefined, lots: false, ccxt: {} },
+      {
+        settings: { method: flags.method, fees: flags.fees, pool: flags.pool },
+        books,
+        reporting: flags.reporting,
+        cashLike: flags.cash,
+        until: undefined,
+        lots: false,
+        ccxt: {
+          ...(flags.venue === undefined ? {} : { venue: flags.venue }),
+          ...(flags.book === undefined ? {} : { book: flags.book }),
+          ...(flags.account === undefined ? {} : { account: flags.account }),
+          ...(flags.asOf === undefined ? {} : { asOf: flags.asOf }),
+        },
+      },
       recon,
       flags.trades === undefined ? undefined : { venue: flags.tradesVenue!, path: flags.trades, ...(flags.from === undefined ? {} : { from: flags.from }), ...(flags.to === undefined ? {} : { to: flags.to }) },
     );

@@ -43,7 +43,7 @@ function shown(b: Break, nowMs: number): Break & { ageMs: number } {
   return { ...b, ageMs: Math.max(0, nowMs - b.firstSeenMs) };
 }
 
-const refusalStatus: Record<string, number> = { BREAK_NOT_FOUND: 404, BREAK_CLOSED: 409, ADJUSTMENT_NEEDS_BOOK: 422, ADJUSTMENT_REFUSED: 422 };
+const refusalStatus: Record<string, number> = { BREAK_NOT_FOUND: 404, BREAK_CLOSED: 409, BREAK_BUSY: 409, ADJUSTMENT_NEEDS_BOOK: 422, ADJUSTMENT_REFUSED: 422 };
 
 export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => number = Date.now): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify plugins are async functions
@@ -172,9 +172,13 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
 
     app.get('/recon/transfers', async (req, reply) => {
       const q = req.query as Obj;
-      const from = ts(one(q, 'from', reply), 'from', reply);
+      const fromText = one(q, 'from', reply);
+      if (typeof fromText === 'object') return fromText;
+      const untilText = one(q, 'until', reply);
+      if (typeof untilText === 'object') return untilText;
+      const from = ts(fromText, 'from', reply);
       if (typeof from === 'object') return from;
-      const until = ts(one(q, 'until', reply), 'until', reply);
+      const until = ts(untilText, 'until', reply);
       if (typeof until === 'object') return until;
       return recon.reconcileTransfers(from, until);
     });

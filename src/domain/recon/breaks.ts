@@ -19,7 +19,7 @@ import { within, type Tolerance } from './tolerance.js';
 
 export type BreakStatus = 'open' | 'acknowledged' | 'resolved' | 'auto_resolved';
 
-export type BreakAction = 'opened' | 'updated' | 'acknowledged' | 'resolved' | 'auto_resolved' | 'late_report';
+export type BreakAction = 'opened' | 'updated' | 'acknowledged' | 'resolved' | 'auto_resolved' | 'late_report' | 'adjustment_refused';
 
 export interface BreakHistoryEntry {
   readonly atMs: number;
@@ -273,6 +273,14 @@ export class BreakBook {
     for (const b of s.breaks) bb.breaks.set(b.id, b);
     for (const [k, c] of s.cells) bb.cells.set(k, c);
     return bb;
+  }
+
+  /** Notes an adjusting entry that could not be booked (and was cancelled): the next attempt takes another id. */
+  adjustmentRefused(id: string, by: string, adjustment: string, why: string, atMs: number): void {
+    const b = this.breaks.get(id);
+    if (b === undefined) return;
+    b.updatedMs = atMs;
+    b.history.push({ atMs, action: 'adjustment_refused', by, adjustment, note: why });
   }
 
   /** Restores one break (the store keeps breaks one row each). */
