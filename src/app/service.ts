@@ -22,7 +22,7 @@ import { describeIssues, type RejectCode } from '../domain/errors.js';
 import type { LedgerEvent, TsUs } from '../domain/events.js';
 import { Ledger, type LedgerConfig, type SubmitResult } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
-import { buildReport, stateDocument, unbookedEvents, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
+import { buildReport, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
 import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
@@ -30,6 +30,15 @@ import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection
 import { submitInMemory, submitWithHistory } from './history.js';
 import { EventTally, type ServiceObserver } from './observer.js';
 import type { Delivery, EventSource, UpdateSink } from './ports.js';
+
+/** One book's published update (`<updatesPrefix>.<book>`): its state after the batch booked up to `seq`. */
+export interface BookUpdate {
+  readonly book: string;
+  readonly seq: number;
+  readonly at: string;
+  readonly summary: BookSummary | undefined;
+  readonly positions: PositionReport[];
+}
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -446,6 +455,9 @@ export class Service {
    */
   onBooked: ((events: readonly LedgerEvent[]) => void) | undefined;
 
+  /** Told of each book update as it is published (the WebSocket hub); it must not throw. */
+  onUpdate: ((update: BookUpdate) => void) | undefined;
+
   private tellBooked(events: readonly LedgerEvent[]): void {
     try {
       this.onBooked?.(events);
@@ -576,8 +588,9 @@ export class Service {
     for (const book of books) {
       this.toPublish.delete(book);
       this.lastPublished.set(book, now);
-      const update = { book, seq: this.stats.lastSeq, at, summary: report.books.find((b) => b.book === book), positions: byBook.get(book) ?? [] };
+      const update: BookUpdate = { book, seq: this.stats.lastSeq, at, summary: report.books.find((b) => b.book === book), positions: byBook.get(book) ?? [] };
       this.sink.publish(`${this.config.updatesPrefix}.${book}`, Buffer.from(JSON.stringify(update)));
+      this.onUpdate?.(update);
     }
   }
 

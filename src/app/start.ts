@@ -16,6 +16,8 @@ import { ReconStore } from '../adapters/pg/recon-store.js';
 import { reconRoutes } from '../adapters/http/recon-routes.js';
 import { Reconciler } from './recon.js';
 import { alertRoutes } from '../adapters/http/alerts-routes.js';
+import { wsRoutes } from '../adapters/http/ws.js';
+import { LiveHub, type LiveOptions } from './live.js';
 import { buildSinks } from '../adapters/alerts/sinks.js';
 import { PgAlertStore } from '../adapters/pg/alerts-store.js';
 import { countOpenBreaks } from '../adapters/metrics/metrics.js';
@@ -52,6 +54,8 @@ export interface StartOptions {
   readonly recon: ReconConfig;
   /** Alert rules and sinks (`--alerts FILE`); undefined: the defaults (alert-defaults.ts). */
   readonly alerts: AlertConfig | undefined;
+  /** The WebSocket API (`GET /ws`): heartbeat, coalescing, slow-client limits; undefined: the defaults. */
+  readonly live?: Partial<LiveOptions>;
 }
 
 export const DEFAULT_START: Omit<StartOptions, 'service'> = {
@@ -124,6 +128,9 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   const app = buildServer(service, { ...opts.http, metrics, onError: (err, where) => log.error({ err: String(err), where }, 'HTTP request failed') });
   await app.register(reconRoutes(recon, reconStore));
   await app.register(alertRoutes(alerting));
+  const live = new LiveHub(service, opts.live);
+  service.onUpdate = (u) => live.publish(u);
+  await app.register(wsRoutes(live));
   const url = await app.listen({ host: opts.host, port: opts.port });
   await alerting.start();
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');

@@ -1,0 +1,87 @@
+/** The live hub's protocol on fake peers and a fake clock: coalescing, the seq chain, the bounds. */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Report } from '../domain/report.js';
+import { LiveHub, type LivePeer, type LiveState } from './live.js';
+import type { BookUpdate } from './service.js';
+
+type Msg = { type: string; book?: string; seq?: number; prevSeq?: number; code?: string };
+
+function fakePeer(): LivePeer & { msgs: Msg[]; buffered: number; closed: { code: number; reason: string } | undefined } {
+  const p = {
+    msgs: [] as Msg[],
+    buffered: 0,
+    closed: undefined as { code: number; reason: string } | undefined,
+    send: (t: string) => void p.msgs.push(JSON.parse(t) as Msg),
+    bufferedBytes: () => p.buffered,
+    ping: () => undefined,
+    close: (code: number, reason: string) => void (p.closed = { code, reason }),
+  };
+  return p;
+}
+
+const state: LiveState = {
+  stats: { lastSeq: 5 },
+  ledger: { bookNames: () => ['mm', 'otc'] },
+  report: (o) => ({ positions: [], books: (o.books ?? []).map((book) => ({ book })) }) as unknown as Report,
+};
+const update = (book: string, seq: number): BookUpdate => ({ book, seq, at: 'x', summary: undefined, positions: [] });
+
+describe('LiveHub', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('coalesces a burst into one delta per 100 ms, latest state wins, prevSeq chained', () => {
+    const hub = new LiveHub(state, {}, () => Date.now());
+    const peer = fakePeer();
+    hub.open(peer)!.receive('{"op":"subscribe","books":["mm"]}');
+    expect(peer.msgs).toEqual([expect.objectContaining({ type: 'snapshot', book: 'mm', seq: 5 })]);
+    for (let seq = 6; seq <= 30; seq++) {
+      hub.publish(update('mm', seq));
+      hub.publish(update('otc', seq));
+      vi.advanceTimersByTime(10);
+    }
+    vi.advanceTimersByTime(200);
+    const deltas = peer.msgs.filter((m) => m.type === 'delta');
+    expect(deltas.length).toBeLessThanOrEqual(4); // 250 ms + the tail: 100 ms apart
+    expect(deltas.at(-1)!.seq).toBe(30);
+    let prev = 5;
+    for (const d of deltas) {
+      expect(d.prevSeq).toBe(prev);
+      prev = d.seq!;
+    }
+    expect(peer.msgs.some((m) => m.book === 'otc')).toBe(false);
+    hub.publish(update('mm', 30)); // not newer: dropped
+    vi.advanceTimersByTime(200);
+    expect(peer.msgs.filter((m) => m.type === 'delta').length).toBe(deltas.length);
+    hub.close();
+  });
+
+  it('drops a peer over its byte bound (1013) and goes on with the others', () => {
+    const hub = new LiveHub(state, { maxBufferedBytes: 1000 }, () => Date.now());
+    const slow = fakePeer();
+    const ok = fakePeer();
+    hub.open(slow)!.receive('{"op":"subscribe","books":"*"}');
+    hub.open(ok)!.receive('{"op":"subscribe","books":"*"}');
+    slow.buffered = 5000;
+    vi.advanceTimersByTime(100);
+    hub.publish(update('mm', 6));
+    expect(slow.closed).toEqual({ code: 1013, reason: 'slow consumer: too many bytes unsent' });
+    expect(hub.stats).toMatchObject({ sessions: 1, droppedSlow: 1 });
+    expect(ok.msgs.at(-1)).toMatchObject({ type: 'delta', book: 'mm', seq: 6, prevSeq: 5 });
+    hub.close();
+  });
+
+  it('closes a silent peer at the second heartbeat, and a full hub refuses one more', () => {
+    const hub = new LiveHub(state, { heartbeatMs: 1000, maxSessions: 1 }, () => Date.now());
+    const peer = fakePeer();
+    hub.open(peer);
+    const extra = fakePeer();
+    expect(hub.open(extra)).toBeUndefined();
+    expect(extra.closed?.code).toBe(1013);
+    vi.advanceTimersByTime(1000);
+    expect(peer.msgs).toEqual([expect.objectContaining({ type: 'heartbeat', seq: 5 })]);
+    vi.advanceTimersByTime(1000);
+    expect(peer.closed?.code).toBe(4408);
+    expect(hub.stats).toMatchObject({ sessions: 0, droppedSilent: 1 });
+  });
+});
