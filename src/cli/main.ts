@@ -11,6 +11,7 @@ import { parseBooksFile, type BookOverrides } from '../app/config.js';
 import { replayFiles, type ReplayOptions } from '../app/replay.js';
 import { DEFAULT_SERVICE_CONFIG } from '../app/service.js';
 import { DEFAULT_START, startService } from '../app/start.js';
+import { runDemo, type DemoFlags } from './demo.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { formatTimestamp, parseTimestamp } from '../domain/time.js';
 import { ASSET_RE } from '../domain/instrument.js';
@@ -113,6 +114,20 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .option('--json', 'print JSON instead of text')
     .action(async (files: string[], flags: CheckFlags) => {
       code = await runCheck(files, flags, out, err);
+    });
+
+  program
+    .command('demo')
+    .description('run the service on the embedded defaults with a simulated desk streaming into it (docs/demo.md)')
+    .addOption(new Option('--host <host>', 'HTTP address to listen on').default('127.0.0.1'))
+    .addOption(new Option('--port <port>', 'HTTP port (0: any free port)').env('PORT').argParser(parsePort).default(8080))
+    .option('--data <dir>', 'keep the embedded PostgreSQL in this new folder (default: a temporary folder, removed at exit)')
+    .addOption(new Option('--seed <n>', 'the simulation\'s seed: the same seed, the same desk').argParser(parseCount).default(1))
+    .addOption(new Option('--rate <n>', 'events per second, about').argParser(parseCount).default(300))
+    .addOption(new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(parseCount))
+    .addOption(new Option('--log-level <level>', 'pino log level (the service\'s log, to stderr)').default('warn'))
+    .action(async (flags: DemoFlags) => {
+      code = await runDemo(flags, out, err);
     });
 
   bookingOptions(program.command('start').description('run the real-time service: events from NATS JetStream and HTTP, committed to PostgreSQL, booked, published'))
