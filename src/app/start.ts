@@ -17,6 +17,10 @@ import { reconRoutes } from '../adapters/http/recon-routes.js';
 import { Reconciler } from './recon.js';
 import { alertRoutes } from '../adapters/http/alerts-routes.js';
 import { wsRoutes } from '../adapters/http/ws.js';
+import { wsAuth } from '../adapters/http/auth.js';
+import type { WriteLimit } from '../adapters/http/limits.js';
+import { PgKeyStore } from '../adapters/pg/keys-store.js';
+import { Authenticator } from './api-keys.js';
 import { LiveHub, type LiveOptions } from './live.js';
 import { buildSinks } from '../adapters/alerts/sinks.js';
 import { PgAlertStore } from '../adapters/pg/alerts-store.js';
@@ -56,7 +60,17 @@ export interface StartOptions {
   readonly alerts: AlertConfig | undefined;
   /** The WebSocket API (`GET /ws`): heartbeat, coalescing, slow-client limits; undefined: the defaults. */
   readonly live?: Partial<LiveOptions>;
+  /**
+   * `required`: every route but /healthz and /readyz needs an API key (utl_api_keys, `utl keys`);
+   * `off`: every route open. `utl start` defaults to required with DATABASE_URL, off on the
+   * embedded store (the one-command local run); see docs/config.md.
+   */
+  readonly auth?: 'required' | 'off';
+  /** POST requests per window per key (or address); undefined or max 0: none (`utl start` sets DEFAULT_WRITE_LIMIT). */
+  readonly writeLimit?: WriteLimit;
 }
+
+export const DEFAULT_WRITE_LIMIT: WriteLimit = { max: 600, timeWindowMs: 60_000 };
 
 export const DEFAULT_START: Omit<StartOptions, 'service'> = {
   databaseUrl: undefined,
@@ -125,12 +139,22 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   });
   metrics.setProviders({ openBreaks: () => countOpenBreaks(recon.breaks.active(), Date.now()), alertsFiring: () => alerting.firingCounts() });
   service.attach(source);
-  const app = buildServer(service, { ...opts.http, metrics, onError: (err, where) => log.error({ err: String(err), where }, 'HTTP request failed') });
+  const onError = (err: unknown, where: string): void => log.error({ err: String(err), where }, 'HTTP request failed');
+  const auth = opts.auth === 'required' ? new Authenticator(new PgKeyStore(sql), { onError }) : undefined;
+  const writeLimit = opts.writeLimit ?? { max: 0, timeWindowMs: 0 };
+  const app = buildServer(service, {
+    ...opts.http,
+    metrics,
+    onError,
+    ...(auth === undefined ? {} : { auth }),
+    ...(writeLimit.max > 0 ? { writeLimit } : {}),
+    audit: (actor, action, target, detail) => reconStore.audit(actor, action, target, detail),
+  });
   await app.register(reconRoutes(recon, reconStore));
   await app.register(alertRoutes(alerting));
   const live = new LiveHub(service, opts.live);
   service.onUpdate = (u) => live.publish(u);
-  await app.register(wsRoutes(live));
+  await app.register(wsRoutes(live, auth === undefined ? {} : { auth: wsAuth }));
   const url = await app.listen({ host: opts.host, port: opts.port });
   await alerting.start();
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');

@@ -19,6 +19,8 @@ import { renderCheck, renderReport } from './format.js';
 import { checkFiles } from '../app/check.js';
 import { DEFAULT_RECON, loadReconConfig } from '../app/recon-config.js';
 import { loadAlertConfig } from '../app/alert-config.js';
+import { addKeysCommand } from './keys.js';
+import { DEFAULT_WRITE_LIMIT } from '../app/start.js';
 
 export const EXIT_OK = 0;
 export const EXIT_INTERNAL = 1;
@@ -147,9 +149,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
     .addOption(new Option('--recon <file>', 'reconciliation settings (YAML: tolerances, lending venues, transfer matching, intervals)').env('UTL_RECON'))
     .addOption(new Option('--alerts <file>', 'alert rules and sinks (YAML, docs/alerts.md; default: the built-in rules, to the log and NATS)').env('UTL_ALERTS'))
+    .addOption(new Option('--auth <mode>', 'API keys: required, or off (default: required with a DATABASE_URL, off on the embedded store)').choices(['required', 'off']).env('UTL_AUTH'))
+    .addOption(new Option('--write-limit <n>', 'POST requests per minute per API key (or address); 0: no limit').env('UTL_WRITE_LIMIT').argParser(parseCount).default(DEFAULT_WRITE_LIMIT.max))
     .action(async (flags: StartFlags) => {
       code = await runStart(flags, err);
     });
+
+  addKeysCommand(program, out, err, (c) => {
+    code = c;
+  });
 
   try {
     await program.parseAsync(argv);
@@ -206,6 +214,8 @@ interface StartFlags {
   checkpointEvery: number;
   ackWaitMs: number;
   logLevel: string;
+  auth?: 'required' | 'off';
+  writeLimit: number;
 }
 
 function readBooks(path: string | undefined, command: string, err: NodeJS.WritableStream): BookOverrides | undefined {
@@ -332,6 +342,10 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     logLevel: flags.logLevel,
     recon,
     alerts,
+    // Keys are required where a real server holds the book of record; the embedded store is
+    // the one-command local run and the demo, which stay one command (docs/config.md).
+    auth: flags.auth ?? (databaseUrl === undefined ? 'off' : 'required'),
+    writeLimit: { max: flags.writeLimit, timeWindowMs: 60_000 },
   });
   } catch (e) {
     // What the operator can fix (a server that does not answer, a data folder in use) is not a bug.
@@ -342,7 +356,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     }
     throw e;
   }
-  err.write(`utl: serving on ${running.url} (store: ${databaseUrl === undefined ? `embedded, ${flags.data}` : 'PostgreSQL'}, inbound: ${natsUrl === undefined ? 'HTTP POST /events' : `NATS ${flags.subjects}.<book>`})\n`);
+  err.write(`utl: serving on ${running.url} (store: ${databaseUrl === undefined ? `embedded, ${flags.data}` : 'PostgreSQL'}, inbound: ${natsUrl === undefined ? 'HTTP POST /events' : `NATS ${flags.subjects}.<book>`}, API keys: ${flags.auth ?? (databaseUrl === undefined ? 'off' : 'required')})\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -14,7 +14,7 @@
  * - `GET /audit?target=&limit=`: who did what to which break.
  * Bodies are JSON; errors are problem+json with a stable `code`.
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fromCcxt, isCcxtPayload } from '../ccxt/ccxt.js';
 import type { TradeEvent, TsUs } from '../../domain/events.js';
 import { isActive, isRefusal, type Break } from '../../domain/recon/breaks.js';
@@ -22,7 +22,20 @@ import { parseTimestamp } from '../../domain/time.js';
 import { isName, validateEvent } from '../../domain/validate.js';
 import type { Reconciler, ResolveRequest } from '../../app/recon.js';
 import type { ReconStore } from '../pg/recon-store.js';
+import { principalOf, visibleBooks } from './auth.js';
 import { problem } from './problem.js';
+
+/** Acknowledge and resolve bodies are a few fields: a small limit, whatever the server's. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/**
+ * Whether the request's key may see a break. A break with no book is of a venue account shared
+ * by every book there: only a key for every book sees it (as with the firm-wide routes).
+ */
+function canSee(req: FastifyRequest, b: Break): boolean {
+  const allowed = visibleBooks(req);
+  return allowed === undefined || (b.book !== null && allowed.has(b.book));
+}
 
 const STATUSES = new Set(['active', 'open', 'acknowledged', 'resolved', 'auto_resolved', 'all']);
 
@@ -74,7 +87,7 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
       const now = clock();
       const all = recon.breaks
         .list()
-        .filter((b) => (status === 'all' ? true : status === 'active' ? isActive(b) : b.status === status) && (f.venue === undefined || b.venue === f.venue) && (f.asset === undefined || b.asset === f.asset))
+        .filter((b) => canSee(req, b) && (status === 'all' ? true : status === 'active' ? isActive(b) : b.status === status) && (f.venue === undefined || b.venue === f.venue) && (f.asset === undefined || b.asset === f.asset))
         .sort((a, b) => b.firstSeenMs - a.firstSeenMs || (a.id < b.id ? -1 : 1));
       return { total: all.length, reporting: recon.service.config.reporting, items: all.slice(0, limit).map((b) => shown(b, now)) };
     });
@@ -82,32 +95,46 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
     app.get('/breaks/:id', (req, reply) => {
       const { id } = req.params as { id: string };
       const b = recon.breaks.get(id);
-      return b === undefined ? problem(reply, 404, 'BREAK_NOT_FOUND', 'No such break', id) : shown(b, clock());
+      return b === undefined || !canSee(req, b) ? problem(reply, 404, 'BREAK_NOT_FOUND', 'No such break', id) : shown(b, clock());
     });
 
-    const who = (body: Obj, reply: FastifyReply): string | FastifyReply => {
+    /** A break the key may not see is answered as one that does not exist (its id tells nothing). */
+    const hidden = (req: FastifyRequest, id: string, reply: FastifyReply): FastifyReply | undefined => {
+      const b = recon.breaks.get(id);
+      return b !== undefined && !canSee(req, b) ? problem(reply, 404, 'BREAK_NOT_FOUND', 'No such break', id) : undefined;
+    };
+
+    /** Who acts: with an API key, its name (`by` may be left out, and if given must be that name). */
+    const who = (body: Obj, reply: FastifyReply, req: FastifyRequest): string | FastifyReply => {
+      const key = principalOf(req);
+      if (key !== undefined && body.by === undefined) return key.name;
+      if (key !== undefined && body.by !== key.name) return problem(reply, 403, 'FORBIDDEN', 'Not allowed with this key', `\`by\` must be the API key's name (${key.name}), or left out`);
       const by = body.by;
       if (typeof by !== 'string' || !isName(by)) return problem(reply, 400, 'BAD_BODY', 'Bad `by`', 'who does this: a name of 1-128 letters, digits or ._:@/+-');
       return by;
     };
 
-    app.post('/breaks/:id/acknowledge', async (req, reply) => {
+    app.post('/breaks/:id/acknowledge', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const body = bodyOf(req.body);
       if (typeof body === 'string') return problem(reply, 400, 'BAD_BODY', 'Unreadable body', body);
-      const by = who(body, reply);
+      const by = who(body, reply, req);
       if (typeof by !== 'string') return by;
+      const unseen = hidden(req, id, reply);
+      if (unseen !== undefined) return unseen;
       const note = typeof body.note === 'string' ? body.note.slice(0, 2000) : '';
       const r = await recon.acknowledge(id, by, note);
       return isRefusal(r) ? problem(reply, refusalStatus[r.code] ?? 400, r.code, 'Cannot acknowledge', r.message) : shown(r, clock());
     });
 
-    app.post('/breaks/:id/resolve', async (req, reply) => {
+    app.post('/breaks/:id/resolve', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const body = bodyOf(req.body);
       if (typeof body === 'string') return problem(reply, 400, 'BAD_BODY', 'Unreadable body', body);
-      const by = who(body, reply);
+      const by = who(body, reply, req);
       if (typeof by !== 'string') return by;
+      const unseen = hidden(req, id, reply);
+      if (unseen !== undefined) return unseen;
       if (typeof body.reason !== 'string' || body.reason.trim().length === 0) return problem(reply, 400, 'BAD_BODY', 'Bad `reason`', 'say why: a resolution without a reason is not accepted');
       let adjust: ResolveRequest['adjust'];
       if (body.adjust !== undefined && body.adjust !== false) {
@@ -116,6 +143,8 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
         const { book, cost } = a as Obj;
         if (book !== undefined && (typeof book !== 'string' || !isName(book))) return problem(reply, 400, 'BAD_BODY', 'Bad `adjust.book`', 'a book name');
         if (cost !== undefined && typeof cost !== 'string') return problem(reply, 400, 'BAD_BODY', 'Bad `adjust.cost`', 'a decimal string (total, in the reporting currency)');
+        const allowed = visibleBooks(req);
+        if (allowed !== undefined && (book === undefined || !allowed.has(book))) return problem(reply, 403, 'FORBIDDEN', 'Not allowed with this key', 'an adjustment must name one of the books this key may write (`adjust.book`)');
         adjust = { ...(book === undefined ? {} : { book }), ...(cost === undefined ? {} : { cost }) };
       }
       const r = await recon.resolve(id, { by, reason: body.reason.slice(0, 2000), ...(adjust === undefined ? {} : { adjust }) });
@@ -138,6 +167,9 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
       // Without a book the report is of the venue account, shared by every book there.
       const events = m.events.map((e) => (book === undefined ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'book')) : e));
       const r = await recon.service.submit(events, 'recon');
+      const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+      for (const x of r.results) counts[x.status]++;
+      await store.audit(principalOf(req)?.name ?? 'anonymous', 'recon.balances', `${venue}/${typeof account === 'string' ? account : 'default'}`, { ...counts, book: book ?? null });
       return reply.code(r.status).type('application/json').send(r.body);
     });
 

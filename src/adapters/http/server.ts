@@ -4,9 +4,11 @@
  * Errors are RFC 9457 problem+json with a stable `code`. Decimals are strings, as everywhere.
  */
 import { createHash } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
+import { bookForbidden, installAuth, principalOf, visibleBooks, type HttpAuth } from './auth.js';
+import { installWriteLimit, type WriteLimit } from './limits.js';
 
 export interface HttpOptions {
   /** Largest request body (bytes). */
@@ -17,6 +19,12 @@ export interface HttpOptions {
   readonly onError?: (err: unknown, where: string) => void;
   /** What `GET /metrics` serves (src/adapters/metrics); without it the route is not there. */
   readonly metrics?: { readonly contentType: string; metrics(): Promise<string> };
+  /** API keys (auth.ts): without it every route is open and every book visible. */
+  readonly auth?: HttpAuth;
+  /** Rate limit on POST requests (limits.ts); without it, none. */
+  readonly writeLimit?: WriteLimit;
+  /** Where writes are recorded (utl_audit): who (the key's name, or `anonymous`), what, which target. */
+  readonly audit?: (actor: string, action: string, target: string, detail: unknown) => Promise<void>;
 }
 
 export const DEFAULT_HTTP: HttpOptions = { bodyLimit: 16 << 20, maxEvents: 10_000 };
@@ -45,6 +53,48 @@ function eventsOf(body: string, contentType: string | undefined): unknown[] | st
   return 'expected a JSON array of events, {"events": [...]}, one event object, or JSON Lines';
 }
 
+/** Rows of utl_rejected a restricted key's GET /rejected reads at most per request. */
+const REJECTED_SCAN_MAX = 5000;
+
+/** The `book` of a rejected event's raw text, when it is JSON with one. */
+function bookOfRaw(raw: Buffer): string | undefined {
+  try {
+    const v: unknown = JSON.parse(raw.toString('utf8'));
+    const book = typeof v === 'object' && v !== null ? (v as { book?: unknown }).book : undefined;
+    return typeof book === 'string' ? book : undefined;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined; // not JSON: no book, only unrestricted keys see it
+    throw err;
+  }
+}
+
+/**
+ * Why a restricted key may not post these events, or undefined when it may. Each event must name
+ * one of its books; events without a book (prices, instruments, venue-account balances) and
+ * corrections (cancel and amend name their target by id, whatever its book) are firm-wide and
+ * need an unrestricted key. A line that is not JSON passes: it can only be rejected (stored with
+ * its raw text, which only unrestricted keys see).
+ */
+function outsideBooks(events: readonly unknown[], allowed: ReadonlySet<string>): string | undefined {
+  for (const [i, e] of events.entries()) {
+    let v = e;
+    if (typeof e === 'string') {
+      try {
+        v = JSON.parse(e);
+      } catch (err) {
+        if (err instanceof SyntaxError) continue;
+        throw err;
+      }
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    const { type, book } = v as { type?: unknown; book?: unknown };
+    if (type === 'cancel' || type === 'amend') return `event [${i}] is a correction (${type}): corrections need a key for every book`;
+    if (typeof book !== 'string') return `event [${i}] has no book (a ${typeof type === 'string' ? type : 'firm-wide'} event): it needs a key for every book`;
+    if (!allowed.has(book)) return `event [${i}] is for book ${JSON.stringify(book)}, which this key may not write`;
+  }
+  return undefined;
+}
+
 export function buildServer(service: Service, options: Partial<HttpOptions> = {}): FastifyInstance {
   const opts = { ...DEFAULT_HTTP, ...options };
   const app = Fastify({ bodyLimit: opts.bodyLimit, logger: false });
@@ -61,12 +111,19 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     return problem(reply, 500, 'INTERNAL', 'Internal error', 'the error is logged');
   });
   app.setNotFoundHandler((req, reply) => problem(reply, 404, 'NOT_FOUND', 'Not found', `${req.method} ${req.url}`));
+  if (opts.auth !== undefined) installAuth(app, opts.auth);
+  if (opts.writeLimit !== undefined) installWriteLimit(app, opts.writeLimit);
 
   app.post('/events', async (req, reply) => {
     const body = typeof req.body === 'string' ? req.body : '';
     const events = eventsOf(body, req.headers['content-type']);
     if (typeof events === 'string') return problem(reply, 400, 'BAD_BODY', 'Unreadable body', events);
     if (events.length > opts.maxEvents) return problem(reply, 413, 'TOO_MANY_EVENTS', 'Too many events', `at most ${opts.maxEvents} per request, got ${events.length}`);
+    const allowed = visibleBooks(req);
+    if (allowed !== undefined) {
+      const refused = outsideBooks(events, allowed);
+      if (refused !== undefined) return bookForbidden(reply, `nothing was stored: ${refused}`);
+    }
     const keyHeader = req.headers['idempotency-key'];
     const key = typeof keyHeader === 'string' && keyHeader.length > 0 ? keyHeader : undefined;
     if (key !== undefined && key.length > 200) return problem(reply, 400, 'BAD_IDEMPOTENCY_KEY', 'Idempotency-Key too long', 'at most 200 characters');
@@ -77,6 +134,7 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     }
     try {
       const r = await service.submit(events, 'http', key === undefined ? undefined : { key, request });
+      await audited(principalOf(req)?.name, 'events.post', key ?? 'http', r.results);
       return reply.code(r.status).type('application/json').send(r.body);
     } catch (err) {
       // Two requests with one key at once: the second's commit failed on the key; answer as the first.
@@ -88,6 +146,21 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
       return problem(reply, 503, 'STORE_UNAVAILABLE', 'The store did not commit the batch', 'nothing was stored: retry with the same Idempotency-Key');
     }
   });
+
+  /**
+   * Records a committed POST in utl_audit. The events are committed already: a failed audit write
+   * is reported (the service's log), never answered as a failure the client would retry.
+   */
+  async function audited(actor: string | undefined, action: string, target: string, results: readonly { status: string }[]): Promise<void> {
+    if (opts.audit === undefined) return;
+    const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+    for (const r of results) if (r.status in counts) counts[r.status as keyof typeof counts]++;
+    try {
+      await opts.audit(actor ?? 'anonymous', action, target, { ...counts, events: results.length });
+    } catch (err) {
+      report(err, `audit ${action}`);
+    }
+  }
 
   function replay(reply: FastifyReply, prior: { request: string; status: number; body: string }, request: string): FastifyReply {
     if (prior.request !== request) return problem(reply, 422, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key already used for another request', 'a key names one request body');
@@ -109,7 +182,13 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
       if (typeof v === 'object') return v;
       q[name] = v;
     }
-    const books = q.book === undefined ? undefined : q.book.split(',');
+    let books = q.book === undefined ? undefined : q.book.split(',');
+    const allowed = visibleBooks(req);
+    if (allowed !== undefined) {
+      const hidden = books?.find((b) => !allowed.has(b));
+      if (hidden !== undefined) return bookForbidden(reply, `this key may not see book ${JSON.stringify(hidden)}`);
+      books ??= [...allowed];
+    }
     let at: number | undefined;
     if (q.at !== undefined) {
       at = parseTimestamp(q.at);
@@ -120,13 +199,20 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     return { asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq, positions };
   });
 
-  app.get('/books', () => {
-    const r = service.report();
+  // A restricted key's aggregates are computed from its books only (the exposure's firm-wide
+  // line then covers only those books), never filtered out of the firm's totals.
+  const reportFor = (req: FastifyRequest): ReturnType<Service['report']> => {
+    const allowed = visibleBooks(req);
+    return service.report(allowed === undefined ? {} : { books: [...allowed] });
+  };
+
+  app.get('/books', (req) => {
+    const r = reportFor(req);
     return { reporting: r.reporting, seq: service.stats.lastSeq, books: r.books };
   });
 
-  app.get('/exposure', () => {
-    const r = service.report();
+  app.get('/exposure', (req) => {
+    const r = reportFor(req);
     return { seq: service.stats.lastSeq, exposure: r.exposure };
   });
 
@@ -141,21 +227,42 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
       return problem(reply, 400, 'BAD_QUERY', 'Bad `before`', 'the `next` of a previous page (a whole number)');
     }
     const limit = Number(limitText);
-    const before = beforeText ?? null;
-    const { rows } = await service.store.sql.query<{ rid: string; received_at: string; source: string; ref: string | null; event_id: string | null; code: string; message: string; raw: Buffer }>(
-      `SELECT rid::text, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, source, ref, event_id, code, message, raw
-       FROM utl_rejected WHERE ($1::bigint IS NULL OR rid < $1::bigint) ORDER BY rid DESC LIMIT $2`,
-      [before, limit],
-    );
-    const items = rows.map((r) => ({ id: r.rid, receivedAt: r.received_at, source: r.source, ref: r.ref, eventId: r.event_id, code: r.code, message: r.message, raw: r.raw.toString('utf8') }));
-    return { items, next: items.length === limit ? items[items.length - 1]!.id : null };
+    const allowed = visibleBooks(req);
+    type Row = { rid: string; received_at: string; source: string; ref: string | null; event_id: string | null; code: string; message: string; raw: Buffer };
+    const show = (r: Row) => ({ id: r.rid, receivedAt: r.received_at, source: r.source, ref: r.ref, eventId: r.event_id, code: r.code, message: r.message, raw: r.raw.toString('utf8') });
+    const items: ReturnType<typeof show>[] = [];
+    let before = beforeText ?? null;
+    // A restricted key sees the rejections whose raw event names one of its books; it reads on
+    // past the others, at most REJECTED_SCAN_MAX rows per request (then `next` resumes the scan).
+    for (let scanned = 0; items.length < limit && scanned < (allowed === undefined ? limit : REJECTED_SCAN_MAX); ) {
+      const { rows } = await service.store.sql.query<Row>(
+        `SELECT rid::text, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, source, ref, event_id, code, message, raw
+         FROM utl_rejected WHERE ($1::bigint IS NULL OR rid < $1::bigint) ORDER BY rid DESC LIMIT $2`,
+        [before, allowed === undefined ? limit : Math.max(limit, 200)],
+      );
+      for (const r of rows) {
+        before = r.rid;
+        scanned++;
+        if (allowed === undefined || allowed.has(bookOfRaw(r.raw) ?? '')) items.push(show(r));
+        if (items.length === limit) break;
+      }
+      if (rows.length === 0) return { items, next: null };
+      if (allowed === undefined) break;
+    }
+    return { items, next: items.length === limit || (allowed !== undefined && before !== null) ? before : null };
   });
 
   // Events their book could not book (UNVALUED, INSUFFICIENT_QUANTITY…) and corrections that
   // correct nothing: state, not log (a later mark can make an unvalued event bookable).
-  app.get('/unbooked', () => ({ seq: service.stats.lastSeq, items: service.unbooked() }));
+  // Invalid corrections (book '') are firm-wide: only an unrestricted key sees them.
+  app.get('/unbooked', (req) => {
+    const allowed = visibleBooks(req);
+    const items = service.unbooked();
+    return { seq: service.stats.lastSeq, items: allowed === undefined ? items : items.filter((u) => allowed.has(u.book)) };
+  });
 
-  app.get('/state', () => ({ seq: service.stats.lastSeq, digest: service.digest(), stats: service.stats }));
+  // The digest and the counts are of the whole firm's state: a restricted key sees the seq only.
+  app.get('/state', (req) => (visibleBooks(req) === undefined ? { seq: service.stats.lastSeq, digest: service.digest(), stats: service.stats } : { seq: service.stats.lastSeq }));
 
   app.get('/healthz', () => ({ status: 'ok' }));
 

@@ -220,6 +220,27 @@ CREATE TABLE utl_alert_engine (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'API keys: hashed tokens with a scope and an optional list of books',
+    sql: `
+-- One row per API key. The token itself is never stored: only its SHA-256 (src/app/api-keys.ts
+-- says why not bcrypt/argon2). id is the token's public prefix, how a presented token is found.
+-- books: a JSON array of the books the key may see, or NULL for every book.
+CREATE TABLE utl_api_keys (
+  id         text PRIMARY KEY,
+  name       text NOT NULL,
+  scope      text NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+  books      jsonb,
+  hash       text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  revoked_at timestamptz,
+  last_used  timestamptz
+);
+-- A name is the actor in utl_audit: one live key per name.
+CREATE UNIQUE INDEX utl_api_keys_live_name ON utl_api_keys (name) WHERE revoked_at IS NULL;
+`,
+  },
 ];
 
 /** Applies the migrations not yet applied, in order; returns the versions it applied. */

@@ -131,6 +131,9 @@ export class PgStore implements HistoryStore {
     const created: string[] = [];
     const result = await this.sql.transaction(async (tx) => {
       for (const { name, from, to } of this.missingPartitions(unique)) {
+        // DDL takes no bind parameters: the name and bounds are built from integers (year,
+        // month), and asserted so before they are spliced in (sql-params.unit.test.ts).
+        if (!/^utl_events_\d{4}_\d{2}$/.test(name) || ![from, to].every((t) => /^\d{4}-\d{2}-01T00:00:00\.000Z$/.test(t))) throw new Error(`bad partition ${name} ${from} ${to}`);
         await tx.exec(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF utl_events FOR VALUES FROM ('${from}') TO ('${to}')`);
         created.push(name);
       }
