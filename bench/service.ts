@@ -251,7 +251,7 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
   // UTL_BENCH_CHILD_ARGS: node flags for the service (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const nodeArgs = (process.env.UTL_BENCH_CHILD_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const child = spawn(process.execPath, [...nodeArgs, 'bin/utl.js', 'start'], {
-    env: { ...process.env, DATABASE_URL: db.url, NATS_URL: NATS, UTL_STREAM: n.stream, UTL_SUBJECTS: n.subjects, UTL_CONSUMER: n.consumer, UTL_UPDATES: n.updates, PORT: String(port), UTL_LOG_LEVEL: process.env.UTL_BENCH_LOG ?? 'warn' },
+    env: { ...process.env, UTL_AUTH: 'off', DATABASE_URL: db.url, NATS_URL: NATS, UTL_STREAM: n.stream, UTL_SUBJECTS: n.subjects, UTL_CONSUMER: n.consumer, UTL_UPDATES: n.updates, PORT: String(port), UTL_LOG_LEVEL: process.env.UTL_BENCH_LOG ?? 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const state = async (): Promise<{ stats: { booked: number; unbooked: number } } | undefined> => {
