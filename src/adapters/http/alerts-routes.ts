@@ -6,15 +6,9 @@
  *   (`next` of a page is the `before` of the next one).
  * Errors are RFC 9457 problem+json with a stable `code`, as in server.ts.
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Alerting } from '../../app/alerting.js';
-
-function problem(reply: FastifyReply, status: number, code: string, title: string, detail?: string): FastifyReply {
-  return reply
-    .code(status)
-    .type('application/problem+json')
-    .send({ type: `https://utl.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title, status, code, ...(detail === undefined ? {} : { detail }) });
-}
+import { pageQuery } from './problem.js';
 
 export function alertRoutes(alerting: Pick<Alerting, 'active' | 'history'>): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify plugins are async functions
@@ -25,16 +19,9 @@ export function alertRoutes(alerting: Pick<Alerting, 'active' | 'history'>): Fas
     });
 
     app.get('/alerts/history', async (req, reply) => {
-      const q = req.query as Record<string, unknown>;
-      const limitText = q.limit ?? '100';
-      const beforeText = q.before;
-      if (typeof limitText !== 'string' || !/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) {
-        return problem(reply, 400, 'BAD_QUERY', 'Bad `limit`', 'a whole number from 1 to 1000');
-      }
-      if (beforeText !== undefined && (typeof beforeText !== 'string' || !/^\d{1,18}$/.test(beforeText))) {
-        return problem(reply, 400, 'BAD_QUERY', 'Bad `before`', 'the `next` of a previous page (a whole number)');
-      }
-      return alerting.history({ limit: Number(limitText), beforeId: beforeText });
+      const page = pageQuery(req.query as Record<string, unknown>, reply);
+      if (!('limit' in page)) return page;
+      return alerting.history({ limit: page.limit, beforeId: page.before });
     });
   };
 }

@@ -114,7 +114,8 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
       return by;
     };
 
-    app.post('/breaks/:id/acknowledge', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
+    /** A break action's common part: the break's id, the body, who acts; or the error answered. */
+    const acting = (req: FastifyRequest, reply: FastifyReply): { id: string; body: Obj; by: string } | FastifyReply => {
       const { id } = req.params as { id: string };
       const body = bodyOf(req.body);
       if (typeof body === 'string') return problem(reply, 400, 'BAD_BODY', 'Unreadable body', body);
@@ -122,19 +123,22 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
       if (typeof by !== 'string') return by;
       const unseen = hidden(req, id, reply);
       if (unseen !== undefined) return unseen;
+      return { id, body, by };
+    };
+
+    app.post('/breaks/:id/acknowledge', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
+      const a = acting(req, reply);
+      if (!('by' in a)) return a;
+      const { id, body, by } = a;
       const note = typeof body.note === 'string' ? body.note.slice(0, 2000) : '';
       const r = await recon.acknowledge(id, by, note);
       return isRefusal(r) ? problem(reply, refusalStatus[r.code] ?? 400, r.code, 'Cannot acknowledge', r.message) : shown(r, clock());
     });
 
     app.post('/breaks/:id/resolve', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const body = bodyOf(req.body);
-      if (typeof body === 'string') return problem(reply, 400, 'BAD_BODY', 'Unreadable body', body);
-      const by = who(body, reply, req);
-      if (typeof by !== 'string') return by;
-      const unseen = hidden(req, id, reply);
-      if (unseen !== undefined) return unseen;
+      const a = acting(req, reply);
+      if (!('by' in a)) return a;
+      const { id, body, by } = a;
       if (typeof body.reason !== 'string' || body.reason.trim().length === 0) return problem(reply, 400, 'BAD_BODY', 'Bad `reason`', 'say why: a resolution without a reason is not accepted');
       let adjust: ResolveRequest['adjust'];
       if (body.adjust !== undefined && body.adjust !== false) {

@@ -9,6 +9,7 @@ import { parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
 import { bookForbidden, installAuth, principalOf, visibleBooks, type HttpAuth } from './auth.js';
 import { installWriteLimit, type WriteLimit } from './limits.js';
+import { pageQuery, problem } from './problem.js';
 
 export interface HttpOptions {
   /** Largest request body (bytes). */
@@ -28,13 +29,6 @@ export interface HttpOptions {
 }
 
 export const DEFAULT_HTTP: HttpOptions = { bodyLimit: 16 << 20, maxEvents: 10_000 };
-
-function problem(reply: FastifyReply, status: number, code: string, title: string, detail?: string): FastifyReply {
-  return reply
-    .code(status)
-    .type('application/problem+json')
-    .send({ type: `https://utl.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title, status, code, ...(detail === undefined ? {} : { detail }) });
-}
 
 /** The events of a POST body: a JSON array, `{ "events": [...] }`, one object, or JSON Lines. */
 function eventsOf(body: string, contentType: string | undefined): unknown[] | string {
@@ -217,16 +211,9 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
   });
 
   app.get('/rejected', async (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    const limitText = q.limit ?? '100';
-    const beforeText = q.before;
-    if (typeof limitText !== 'string' || !/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) {
-      return problem(reply, 400, 'BAD_QUERY', 'Bad `limit`', 'a whole number from 1 to 1000');
-    }
-    if (beforeText !== undefined && (typeof beforeText !== 'string' || !/^\d{1,18}$/.test(beforeText))) {
-      return problem(reply, 400, 'BAD_QUERY', 'Bad `before`', 'the `next` of a previous page (a whole number)');
-    }
-    const limit = Number(limitText);
+    const page = pageQuery(req.query as Record<string, unknown>, reply);
+    if (!('limit' in page)) return page;
+    const { limit, before: beforeText } = page;
     const allowed = visibleBooks(req);
     type Row = { rid: string; received_at: string; source: string; ref: string | null; event_id: string | null; code: string; message: string; raw: Buffer };
     const show = (r: Row) => ({ id: r.rid, receivedAt: r.received_at, source: r.source, ref: r.ref, eventId: r.event_id, code: r.code, message: r.message, raw: r.raw.toString('utf8') });
