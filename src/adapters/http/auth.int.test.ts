@@ -100,6 +100,7 @@ describe('API keys', () => {
     ['GET', '/exposure'],
     ['GET', '/unbooked'],
     ['GET', '/rejected'],
+    ['GET', '/events'],
     ['GET', '/state'],
     ['GET', '/metrics'],
     ['GET', '/breaks'],
@@ -153,6 +154,7 @@ describe('API keys', () => {
     ['/exposure', true],
     ['/unbooked', true],
     ['/rejected', true],
+    ['/events', true],
     ['/breaks?status=all', true],
   ])('a key restricted to one book: GET %s never names another book (/state: see below, no digest)', async (path, showsOwn) => {
     const all = await call('GET', path, tokens.admin);
@@ -168,7 +170,7 @@ describe('API keys', () => {
     const exposure = json(await call('GET', '/exposure', tokens.openReader)).exposure;
     expect(JSON.parse(JSON.stringify(exposure))).toEqual(JSON.parse(JSON.stringify(running.service.report({ books: [OPEN] }).exposure)));
     expect(exposure).not.toEqual(JSON.parse(JSON.stringify(running.service.report().exposure)));
-    for (const path of ['/alerts', '/alerts/history', '/recon/transfers', '/checks', '/metrics', `/positions?book=${SECRET}`, `/positions?book=${OPEN},${SECRET}`]) {
+    for (const path of ['/alerts', '/alerts/history', '/recon/transfers', '/checks', '/metrics', `/positions?book=${SECRET}`, `/positions?book=${OPEN},${SECRET}`, `/events?book=${SECRET}`]) {
       const r = await call('GET', path, tokens.openReader);
       expect(r.status, path).toBe(403);
       expect(json(r), path).toMatchObject({ code: 'FORBIDDEN' });

@@ -9,6 +9,7 @@ import { parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
 import { bookForbidden, installAuth, principalOf, visibleBooks, type HttpAuth } from './auth.js';
 import { installWriteLimit, type WriteLimit } from './limits.js';
+import { eventRoutes } from './events-routes.js';
 import { pageQuery, problem } from './problem.js';
 
 export interface HttpOptions {
@@ -250,6 +251,8 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
 
   // The digest and the counts are of the whole firm's state: a restricted key sees the seq only.
   app.get('/state', (req) => (visibleBooks(req) === undefined ? { seq: service.stats.lastSeq, digest: service.digest(), stats: service.stats } : { seq: service.stats.lastSeq }));
+
+  void app.register(eventRoutes(service));
 
   app.get('/healthz', () => ({ status: 'ok' }));
 
