@@ -1,5 +1,5 @@
 /**
- * GET /events on a real service (PostgreSQL server, fresh database): filters by book, venue, asset,
+ * GET /events (and GET /positions?lots=1) on a real service (PostgreSQL server, fresh database): filters by book, venue, asset,
  * id, type and time; newest first; cursor pages that cover the log once; bad parameters are 400s.
  */
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../../../test/support/pg.js';
 import { quiet, serviceConfig } from '../../../test/support/service.js';
 import { Service } from '../../app/service.js';
+import { Dec } from '../../domain/decimal.js';
 import { InstrumentRegistry } from '../../domain/instrument.js';
 import { pgSql } from '../pg/sql.js';
 import { PgStore } from '../pg/store.js';
@@ -82,6 +83,16 @@ describe('GET /events', () => {
     const window = (await get('/events?from=2026-01-02T10:00:00Z&to=2026-01-02T11:00:00Z&limit=1000')).items;
     expect(window.length).toBeGreaterThan(0);
     expect(window.every((e) => Date.parse(e.ts) >= Date.parse('2026-01-02T10:00:00Z') && Date.parse(e.ts) <= Date.parse('2026-01-02T11:00:00Z'))).toBe(true);
+  });
+
+  it('GET /positions?lots=1 gives each spot position its open lots, which add up to it', async () => {
+    const r = await app.inject({ url: '/positions?book=mm&lots=1' });
+    const positions = r.json<{ positions: { kind: string; qty: string; lots?: { qty: string; cost: string }[] }[] }>().positions;
+    const spot = positions.filter((p) => p.kind === 'spot' && p.qty !== '0');
+    expect(spot.length).toBeGreaterThan(0);
+    for (const p of spot) expect(p.lots!.reduce((s, l) => s.add(Dec.of(l.qty)), Dec.ZERO).toString()).toBe(Dec.of(p.qty).toString());
+    expect((await app.inject({ url: '/positions?book=mm' })).json<{ positions: { lots?: unknown }[] }>().positions.every((p) => p.lots === undefined)).toBe(true);
+    expect((await app.inject({ url: '/positions?lots=yes' })).statusCode).toBe(400);
   });
 
   it('answers bad parameters with problem+json', async () => {

@@ -172,7 +172,7 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
   app.get('/positions', async (req, reply) => {
     const raw = req.query as Record<string, unknown>;
     const q: Record<string, string | undefined> = {};
-    for (const name of ['book', 'asset', 'venue', 'at']) {
+    for (const name of ['book', 'asset', 'venue', 'at', 'lots']) {
       const v = param(raw, name, reply);
       if (typeof v === 'object') return v;
       q[name] = v;
@@ -189,7 +189,9 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
       at = parseTimestamp(q.at);
       if (at === undefined) return problem(reply, 400, 'BAD_TIMESTAMP', 'Bad `at`', `expected ISO-8601 UTC, got ${JSON.stringify(q.at)}`);
     }
-    const report = at === undefined ? service.report(books === undefined ? {} : { books }) : await service.reportAt(at, books === undefined ? {} : { books });
+    if (q.lots !== undefined && q.lots !== '1' && q.lots !== 'true' && q.lots !== '0' && q.lots !== 'false') return problem(reply, 400, 'BAD_QUERY', 'Bad `lots`', 'true (1) or false (0)');
+    const options = { ...(books === undefined ? {} : { books }), lots: q.lots === '1' || q.lots === 'true' };
+    const report = at === undefined ? service.report(options) : await service.reportAt(at, options);
     const positions = report.positions.filter((p) => (q.asset === undefined || p.asset === q.asset) && (q.venue === undefined || p.byVenue[q.venue] !== undefined));
     return { asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq, positions };
   });
