@@ -36,6 +36,23 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard: plain browser JavaScript, no types to check; money stays text (ui/app.js).
+    files: ['ui/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'location', 'localStorage', 'fetch', 'WebSocket', 'URL', 'URLSearchParams',
+        'requestAnimationFrame', 'performance', 'ResizeObserver', 'setTimeout', 'setInterval', 'console'].map((g) => [g, 'readonly'])),
+    },
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      'no-restricted-syntax': ['error',
+        { selector: "CallExpression[callee.name='parseFloat']", message: 'Money is formatted as text, never through a JS number.' },
+      ],
+    },
+  },
+  {
     files: ['**/*.test.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -17,6 +17,7 @@ import { reconRoutes } from '../adapters/http/recon-routes.js';
 import { Reconciler } from './recon.js';
 import { alertRoutes } from '../adapters/http/alerts-routes.js';
 import { wsRoutes } from '../adapters/http/ws.js';
+import { uiRoutes } from '../adapters/http/ui-routes.js';
 import { wsAuth } from '../adapters/http/auth.js';
 import type { WriteLimit } from '../adapters/http/limits.js';
 import { PgKeyStore } from '../adapters/pg/keys-store.js';
@@ -155,6 +156,7 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   const live = new LiveHub(service, opts.live);
   service.onUpdate = (u) => live.publish(u);
   await app.register(wsRoutes(live, auth === undefined ? {} : { auth: wsAuth }));
+  await app.register(uiRoutes());
   const url = await app.listen({ host: opts.host, port: opts.port });
   await alerting.start();
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');

@@ -18,6 +18,7 @@ import { Service } from '../../app/service.js';
 import { InstrumentRegistry } from '../../domain/instrument.js';
 import { wsAuth } from './auth.js';
 import { buildServer } from './server.js';
+import { WebSocket } from 'ws';
 
 type Json = Record<string, unknown>;
 
@@ -226,6 +227,23 @@ describe('API keys', () => {
     const r = await call('POST', `/breaks/brk:bal-${SECRET}/acknowledge`, tokens.admin, { note: 'x'.repeat(70 * 1024) });
     expect(r.status).toBe(413);
     expect(r.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('the dashboard page is open; GET /ws takes the key as ?token= (browsers cannot set headers there), other routes do not', async () => {
+    expect((await call('GET', '/', undefined)).status).toBe(200);
+    expect((await call('GET', '/ui/app.js', undefined)).headers.get('content-type')).toContain('javascript');
+    expect((await call('GET', `/positions?token=${tokens.reader!}`, undefined)).status).toBe(401);
+    // A bad ?token= on /ws is read, and refused as a bad key (not as a missing one).
+    const bad = await call('GET', `/ws?token=utl_0000000000000000_${'x'.repeat(43)}`, undefined);
+    expect([bad.status, bad.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="utl", error="invalid_token"']);
+    const wsUrl = running.url.replace('http', 'ws');
+    const ws = new WebSocket(`${wsUrl}/ws?token=${tokens.openReader!}`);
+    const first = new Promise<Json>((r) => ws.once('message', (d: Buffer) => r(JSON.parse(d.toString('utf8')) as Json)));
+    ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', books: '*' })));
+    expect(await first).toMatchObject({ type: 'snapshot', book: OPEN });
+    const closed = new Promise((r) => ws.once('close', r));
+    ws.close();
+    await closed;
   });
 
   it('the WebSocket plugin gets the visibility of the request the hook authenticated', async () => {

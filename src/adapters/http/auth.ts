@@ -1,11 +1,13 @@
 /**
  * API keys on the HTTP API: a fastify `onRequest` hook that finds the request's key
- * (`Authorization: Bearer <token>` or `X-API-Key: <token>`), and refuses what it may not do:
+ * (`Authorization: Bearer <token>` or `X-API-Key: <token>`; on the `GET /ws` upgrade also
+ * `?token=<token>`, since browsers cannot set headers there), and refuses what it may not do:
  * - no key, or one unknown or revoked: 401 `UNAUTHENTICATED` with `WWW-Authenticate: Bearer`;
  * - a scope too low (GET/HEAD need `read`, any other method `write`, `/audit` `admin`): 403 `FORBIDDEN`;
  * - firm-wide routes (alerts, reconciliation, checks, audit, metrics) with a key restricted to
  *   some books: 403 `FORBIDDEN`, because what they show is not split by book.
- * `/healthz` and `/readyz` stay open (orchestrators probe them without secrets). A route the
+ * `/healthz` and `/readyz` stay open (orchestrators probe them without secrets), and so do the
+ * dashboard's static files (`/`, `/ui/app.js`, `/ui/app.css`), which hold no data. A route the
  * table does not name needs `read` (or `write`): new routes are closed until someone opens them.
  *
  * The key found is the request's `Principal`; routes that show per-book data filter with
@@ -26,7 +28,8 @@ export interface WsAuthLike {
   authenticate(req: object): { canSee(book: string): boolean } | undefined;
 }
 
-const OPEN = new Set(['/healthz', '/readyz']);
+// The probes, and the dashboard's static files (ui-routes.ts: no data, no secret in them).
+const OPEN = new Set(['/healthz', '/readyz', '/', '/ui/app.js', '/ui/app.css']);
 const ADMIN = new Set(['/audit']);
 const FIRM_WIDE = [/^\/alerts(\/|$)/, /^\/recon\//, /^\/checks$/, /^\/audit$/, /^\/metrics$/];
 
@@ -60,6 +63,12 @@ export const wsAuth: WsAuthLike = {
 
 function tokenOf(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
+  // Browsers cannot set headers on a WebSocket: the upgrade of GET /ws (only) may carry the key
+  // as ?token=. The HTTP logger is off (server.ts), so the URL is not written anywhere.
+  if (h === undefined && req.headers['x-api-key'] === undefined && req.routeOptions.url === '/ws') {
+    const t = new URLSearchParams(req.url.split('?')[1] ?? '').get('token');
+    if (t !== null) return t.trim();
+  }
   if (typeof h === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
     return m?.[1] ?? '';
