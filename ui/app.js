@@ -441,13 +441,13 @@ function renderDetail(p, lots) {
   const venues = Object.entries(p.byVenue ?? {}).map(([v, q]) => [{ text: v }, { text: fmtQty(q), cls: 'num' }]);
   const out = [table([['field', false], ['', true]], fields), table([['venue', false], ['qty', true]], venues)];
   if (Array.isArray(lots)) {
-    out.push(table([['acquired', false], ['qty', true], ['cost', true]], lots.map((l) => [
-      { text: String(l.acquiredAt ?? l.ts ?? '') }, { text: fmtQty(l.qty ?? null), cls: 'num' }, { text: fmtMoney(l.cost ?? l.costBasis ?? null), cls: 'num' },
+    out.push(table([['lot acquired', false], ['seq', true], ['qty', true], ['cost', true]], lots.map((l) => [
+      { text: String(l.acquired ?? '') }, { text: String(l.seq ?? ''), cls: 'num' }, { text: fmtQty(l.qty ?? null), cls: 'num' }, { text: fmtMoney(l.cost ?? null), cls: 'num' },
     ])));
   } else {
     const note = document.createElement('p');
     note.className = 'note';
-    note.textContent = 'Lots: GET /positions does not return lots yet (the API needs a lots field); shown above is the quantity by venue.';
+    note.textContent = p.kind === 'spot' ? 'Lots: loading (GET /positions?lots=1)…' : 'Lots: a derivative position has no lots; its quantity by venue is above.';
     out.push(note);
   }
   $('detail').replaceChildren(...out);
@@ -464,7 +464,7 @@ async function loadDetail(p) {
   if (p === undefined) return;
   detailLots = undefined;
   renderDetail(p, undefined);
-  const q = new URLSearchParams({ book: p.book, asset: p.asset });
+  const q = new URLSearchParams({ book: p.book, asset: p.asset, lots: '1' });
   if (p.venue) q.set('venue', p.venue);
   try {
     const r = await api(`/positions?${q}`);
@@ -655,6 +655,11 @@ async function pollAlerts() {
 }
 
 const EVENT_TABS = {
+  log: {
+    path: '/events?limit=200',
+    head: [['seq', true], ['ts', false], ['type', false], ['book', false], ['id', false], ['event', false]],
+    cells: (i) => [{ text: String(i.seq), cls: 'num' }, { text: i.ts }, { text: i.type }, { text: i.book ?? '—' }, { text: i.id }, { text: JSON.stringify(i.event), cls: 'wrap' }],
+  },
   rejected: {
     path: '/rejected?limit=200',
     head: [['id', true], ['received', false], ['code', false], ['event', false], ['message', false]],

@@ -105,6 +105,8 @@ describe('dashboard (headless Chromium)', () => {
     await page.locator('#positions tr[data-key="mm|BTC|"]').click();
     await page.locator('#detail table').first().waitFor();
     expect(await page.locator('#detail-title').innerText()).toContain('mm · BTC');
+    // Spot: its open lots, from GET /positions?lots=1.
+    await page.locator('#detail th', { hasText: 'lot acquired' }).waitFor();
     // The chart has points once a few updates came in.
     await page.waitForFunction(`(document.querySelector('#chart-last')?.textContent ?? '') !== ''`);
     const png = await page.screenshot({ fullPage: true });
