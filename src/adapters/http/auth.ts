@@ -111,3 +111,17 @@ export function installAuth(app: FastifyInstance, auth: HttpAuth): void {
 export function bookForbidden(reply: FastifyReply, detail: string): FastifyReply {
   return forbidden(reply, detail);
 }
+
+/**
+ * The books a request asks for (`book=a,b`, or every book: undefined), narrowed to what its key
+ * may see: a restricted key asking for nothing gets its own books; naming another book is a 403
+ * (the reply is sent and returned).
+ */
+export function requestedBooks(req: FastifyRequest, bookParam: string | undefined, reply: FastifyReply): string[] | undefined | FastifyReply {
+  const books = bookParam === undefined ? undefined : bookParam.split(',');
+  const allowed = visibleBooks(req);
+  if (allowed === undefined) return books;
+  const hidden = books?.find((b) => !allowed.has(b));
+  if (hidden !== undefined) return bookForbidden(reply, `this key may not see book ${JSON.stringify(hidden)}`);
+  return books ?? [...allowed];
+}

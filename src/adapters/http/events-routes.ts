@@ -11,7 +11,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { formatTimestamp, parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
-import { bookForbidden, visibleBooks } from './auth.js';
+import { requestedBooks } from './auth.js';
 import { problem } from './problem.js';
 
 const PARAMS = ['book', 'venue', 'asset', 'id', 'type', 'from', 'to', 'limit', 'cursor'] as const;
@@ -46,13 +46,8 @@ export function eventRoutes(service: Service): FastifyPluginAsync {
         if (m === null) return problem(reply, 400, 'BAD_QUERY', 'Bad `cursor`', 'the `next` of a previous page');
         after = [m[1]!, m[2]!];
       }
-      let books = q.book === undefined ? null : q.book.split(',');
-      const allowed = visibleBooks(req);
-      if (allowed !== undefined) {
-        const hidden = books?.find((b) => !allowed.has(b));
-        if (hidden !== undefined) return bookForbidden(reply, `this key may not see book ${JSON.stringify(hidden)}`);
-        books ??= [...allowed];
-      }
+      const books = requestedBooks(req, q.book, reply);
+      if (books !== undefined && !Array.isArray(books)) return books;
       const { rows } = await service.store.sql.query<{ seq: string; ts_us: string; id: string; type: string; book: string | null; source: string; received_at: string; payload: string }>(
         `SELECT seq::text, ts_us::text, id, type, book, source, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, payload
          FROM utl_events
@@ -66,7 +61,7 @@ export function eventRoutes(service: Service): FastifyPluginAsync {
            AND ($8::bigint IS NULL OR (ts_us, seq) < ($8::bigint, $9::bigint))
            AND seq <= $10
          ORDER BY ts_us DESC, seq DESC LIMIT $11`,
-        [books, q.id ?? null, q.type ?? null, times.from, times.to, q.venue ?? null, q.asset ?? null, after?.[0] ?? null, after?.[1] ?? null, service.stats.lastSeq, limit],
+        [books ?? null, q.id ?? null, q.type ?? null, times.from, times.to, q.venue ?? null, q.asset ?? null, after?.[0] ?? null, after?.[1] ?? null, service.stats.lastSeq, limit],
       );
       const items = rows.map((r) => {
         const event = JSON.parse(r.payload) as unknown;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
-import { bookForbidden, installAuth, principalOf, visibleBooks, type HttpAuth } from './auth.js';
+import { bookForbidden, installAuth, principalOf, requestedBooks, visibleBooks, type HttpAuth } from './auth.js';
 import { installWriteLimit, type WriteLimit } from './limits.js';
 import { eventRoutes } from './events-routes.js';
 import { pageQuery, problem } from './problem.js';
@@ -177,13 +177,8 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
       if (typeof v === 'object') return v;
       q[name] = v;
     }
-    let books = q.book === undefined ? undefined : q.book.split(',');
-    const allowed = visibleBooks(req);
-    if (allowed !== undefined) {
-      const hidden = books?.find((b) => !allowed.has(b));
-      if (hidden !== undefined) return bookForbidden(reply, `this key may not see book ${JSON.stringify(hidden)}`);
-      books ??= [...allowed];
-    }
+    const books = requestedBooks(req, q.book, reply);
+    if (books !== undefined && !Array.isArray(books)) return books;
     let at: number | undefined;
     if (q.at !== undefined) {
       at = parseTimestamp(q.at);
