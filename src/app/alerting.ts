@@ -45,17 +45,7 @@ export interface AlertChange {
   readonly memory: unknown;
 }
 
-export interface StoredAlert {
-  readonly rule: string;
-  readonly key: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly severity: Severity;
-  readonly status: 'pending' | 'firing';
-  readonly activeSinceMs: number;
-  readonly firedAtMs: number | null;
-  readonly lastSentMs: number | null;
-  readonly summary: string;
-}
+export type StoredAlert = Pick<AlertInstance, 'rule' | 'key' | 'labels' | 'severity' | 'status' | 'activeSinceMs' | 'firedAtMs' | 'lastSentMs' | 'summary'>;
 
 export interface AlertHistoryItem {
   readonly id: string;

@@ -41,7 +41,7 @@ export interface VenueTrades {
 }
 
 /** The effective book events of every book, in booking order (read on copies of the books). */
-function effectiveEvents(ledger: Ledger): { trades: TradeEvent[]; withdrawals: WithdrawalEvent[]; deposits: DepositEvent[]; lastTs: TsUs } {
+function bookedFlows(ledger: Ledger): { trades: TradeEvent[]; withdrawals: WithdrawalEvent[]; deposits: DepositEvent[]; lastTs: TsUs } {
   const out = { trades: [] as TradeEvent[], withdrawals: [] as WithdrawalEvent[], deposits: [] as DepositEvent[], lastTs: 0 };
   for (const book of ledger.bookNames()) {
     const c = ledger.cursor(book, Number.MIN_SAFE_INTEGER);
@@ -79,7 +79,7 @@ export async function readVenueTrades(v: VenueTrades, ledger: Ledger): Promise<T
 export async function checkFiles(paths: readonly string[], opts: ReplayOptions, recon: ReconConfig, venueTrades?: VenueTrades): Promise<CheckRun> {
   const replay = await replayFiles(paths, { ...opts, retain: true });
   const ledger = replay.ledger;
-  const flows = effectiveEvents(ledger);
+  const flows = bookedFlows(ledger);
   const breaks = new BreakBook();
   const reports = ledger.reports;
   // Wall clock of a file check: the log's own last instant (deterministic), in ms.

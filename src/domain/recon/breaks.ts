@@ -224,6 +224,12 @@ export class BreakBook {
     return this.cells.get(key)?.lastReport;
   }
 
+  /** A copy of one cell's state (what the store keeps per cell). */
+  cellState(key: string): CellState | undefined {
+    const c = this.cells.get(key);
+    return c === undefined ? undefined : { ...c };
+  }
+
   lastMatchedTs(key: string): TsUs | undefined {
     return this.cells.get(key)?.lastMatchedTs;
   }

@@ -79,9 +79,8 @@ export function explain(x: ExplainInput): Explanation {
   // trade then may not have moved this cell at all: the nearby trades count too).
   const rHere = x.rate(x.asset);
   const trades = [...ms.map((m) => m.event), ...x.movements.nearby];
-  for (const t of trades) {
-    if (t.type !== 'trade') continue;
-    const m = t;
+  for (const m of trades) {
+    if (m.type !== 'trade') continue;
     for (const f of m.fees) {
       if (f.asset === x.asset && !f.amount.isZero() && near(f.amount, x.diff)) {
         suggestions.push({ cause: 'fee_in_other_asset', message: `UTL deducted the fee of trade ${m.id} (${f.amount.toString()} ${f.asset}) here; the venue did not: was it charged in another asset?`, events: [m.id] });
