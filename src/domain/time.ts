@@ -133,3 +133,43 @@ export function formatTimestamp(tsUs: TsUs): string {
   const frac = us === 0 ? '' : us % 1000 === 0 ? `.${String(us / 1000).padStart(3, '0')}` : `.${String(us).padStart(6, '0')}`;
   return `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)}T${p2(h)}:${p2(mi)}:${p2(s)}${frac}Z`;
 }
+
+// ---- calendar periods (UTC): the boundaries of day, month and year PnL and of EOD snapshots ----
+
+const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** The first instant (00:00:00Z) of the UTC day holding `tsUs`. */
+export function dayStart(tsUs: TsUs): TsUs {
+  return Math.floor(tsUs / US_PER_DAY) * US_PER_DAY;
+}
+
+/** The first instant of the UTC month holding `tsUs`. */
+export function monthStart(tsUs: TsUs): TsUs {
+  const [y, m] = civilFromDays(Math.floor(tsUs / US_PER_DAY));
+  return daysFromCivil(y, m, 1) * US_PER_DAY;
+}
+
+/** The first instant of the UTC year holding `tsUs`. */
+export function yearStart(tsUs: TsUs): TsUs {
+  const [y] = civilFromDays(Math.floor(tsUs / US_PER_DAY));
+  return daysFromCivil(y, 1, 1) * US_PER_DAY;
+}
+
+/** `YYYY-MM-DD` of the UTC day holding `tsUs`. */
+export function formatDay(tsUs: TsUs): string {
+  return formatTimestamp(dayStart(tsUs)).slice(0, 10);
+}
+
+/** The first instant of a `YYYY-MM-DD` day (UTC); undefined when it is no real date. */
+export function parseDay(text: string): TsUs | undefined {
+  const m = DAY_RE.exec(text);
+  if (m === null) return undefined;
+  const y = +m[1]!;
+  const mo = +m[2]!;
+  const d = +m[3]!;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
+  return daysFromCivil(y, mo, d) * US_PER_DAY;
+}
+
+/** Microseconds in a day: a day's last instant is `dayStart + US_PER_DAY - 1`. */
+export { US_PER_DAY };

@@ -241,6 +241,24 @@ CREATE TABLE utl_api_keys (
 CREATE UNIQUE INDEX utl_api_keys_live_name ON utl_api_keys (name) WHERE revoked_at IS NULL;
 `,
   },
+  {
+    version: 5,
+    name: 'end-of-day snapshots: the official state of each book at the close of each UTC day',
+    sql: `
+-- One row per (day, book): the book's positions (with lots), balances and PnL figures as of the
+-- day's last instant, frozen when taken (src/app/snapshots.ts). book '' holds the firm-wide part
+-- (exposure, venue-reported balances). A retake replaces the whole day in one transaction.
+-- doc is json (not jsonb): its text is kept as written, decimals as strings, keys in order.
+CREATE TABLE utl_day_snapshots (
+  day       date NOT NULL,
+  book      text NOT NULL,
+  as_of_us  bigint NOT NULL,
+  taken_at  timestamptz NOT NULL DEFAULT now(),
+  doc       json NOT NULL,
+  PRIMARY KEY (day, book)
+);
+`,
+  },
 ];
 
 /** Applies the migrations not yet applied, in order; returns the versions it applied. */
