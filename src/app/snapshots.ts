@@ -191,6 +191,11 @@ export class Snapshots {
     return this.store.put(day, asOf, snapshotParts(report));
   }
 
+  /** The stored day, if it was taken. */
+  info(day: string): Promise<SnapshotDay | undefined> {
+    return this.store.day(day);
+  }
+
   days(limit: number, before?: string): Promise<SnapshotDay[]> {
     return this.store.days(limit, before);
   }

@@ -18,11 +18,16 @@ import { Reconciler } from './recon.js';
 import { alertRoutes } from '../adapters/http/alerts-routes.js';
 import { wsRoutes } from '../adapters/http/ws.js';
 import { uiRoutes } from '../adapters/http/ui-routes.js';
+import { docsRoutes } from '../adapters/http/docs-routes.js';
+import { routesOf, type HttpRoute } from '../adapters/http/route-table.js';
 import { wsAuth } from '../adapters/http/auth.js';
 import type { WriteLimit } from '../adapters/http/limits.js';
 import { PgKeyStore } from '../adapters/pg/keys-store.js';
 import { Authenticator } from './api-keys.js';
 import { LiveHub, type LiveOptions } from './live.js';
+import { DEFAULT_SNAPSHOTS, Snapshots, type SnapshotOptions } from './snapshots.js';
+import { PgSnapshotStore } from '../adapters/pg/snapshot-store.js';
+import { reportRoutes } from '../adapters/http/reports-routes.js';
 import { buildSinks } from '../adapters/alerts/sinks.js';
 import { PgAlertStore } from '../adapters/pg/alerts-store.js';
 import { countOpenBreaks } from '../adapters/metrics/metrics.js';
@@ -69,6 +74,8 @@ export interface StartOptions {
   readonly auth?: 'required' | 'off';
   /** POST requests per window per key (or address); undefined or max 0: none (`utl start` sets DEFAULT_WRITE_LIMIT). */
   readonly writeLimit?: WriteLimit;
+  /** End-of-day snapshots: how long after midnight UTC the closed day is taken; undefined: the defaults. */
+  readonly snapshots?: Partial<SnapshotOptions>;
 }
 
 export const DEFAULT_WRITE_LIMIT: WriteLimit = { max: 600, timeWindowMs: 60_000 };
@@ -99,6 +106,10 @@ export interface Running {
   readonly alerting: Alerting;
   /** What `GET /metrics` serves; `metrics.setProviders(...)` adds the breaks and alerts gauges. */
   readonly metrics: ServiceMetrics;
+  /** Every route the HTTP server registered (method, pattern): what the OpenAPI document must describe. */
+  readonly routes: readonly HttpRoute[];
+  /** End-of-day snapshots and PnL over periods. */
+  readonly snapshots: Snapshots;
   stop(): Promise<void>;
 }
 
@@ -151,14 +162,18 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
     ...(writeLimit.max > 0 ? { writeLimit } : {}),
     audit: (actor, action, target, detail) => reconStore.audit(actor, action, target, detail),
   });
+  const snapshots = new Snapshots(service, new PgSnapshotStore(sql), { ...DEFAULT_SNAPSHOTS, ...opts.snapshots }, log);
+  await app.register(reportRoutes(service, snapshots, (actor, action, target, detail) => reconStore.audit(actor, action, target, detail)));
   await app.register(reconRoutes(recon, reconStore));
   await app.register(alertRoutes(alerting));
   const live = new LiveHub(service, opts.live);
   service.onUpdate = (u) => live.publish(u);
   await app.register(wsRoutes(live, auth === undefined ? {} : { auth: wsAuth }));
   await app.register(uiRoutes());
+  await app.register(docsRoutes());
   const url = await app.listen({ host: opts.host, port: opts.port });
   await alerting.start();
+  snapshots.start();
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');
 
   let stopped = false;
@@ -170,10 +185,13 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
     recon,
     alerting,
     metrics,
+    snapshots,
+    routes: routesOf(app),
     async stop() {
       if (stopped) return;
       stopped = true;
       await app.close();
+      await snapshots.stop();
       await alerting.stop();
       await service.stop();
       await recon.stop();

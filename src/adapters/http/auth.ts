@@ -3,11 +3,13 @@
  * (`Authorization: Bearer <token>` or `X-API-Key: <token>`; on the `GET /ws` upgrade also
  * `?token=<token>`, since browsers cannot set headers there), and refuses what it may not do:
  * - no key, or one unknown or revoked: 401 `UNAUTHENTICATED` with `WWW-Authenticate: Bearer`;
- * - a scope too low (GET/HEAD need `read`, any other method `write`, `/audit` `admin`): 403 `FORBIDDEN`;
+ * - a scope too low (GET/HEAD need `read`, any other method `write`, `/audit` and `POST /snapshots`
+ *   `admin`): 403 `FORBIDDEN`;
  * - firm-wide routes (alerts, reconciliation, checks, audit, metrics) with a key restricted to
  *   some books: 403 `FORBIDDEN`, because what they show is not split by book.
  * `/healthz` and `/readyz` stay open (orchestrators probe them without secrets), and so do the
- * dashboard's static files (`/`, `/ui/app.js`, `/ui/app.css`), which hold no data. A route the
+ * dashboard's static files (`/`, `/ui/app.js`, `/ui/app.css`) and the API description (`/docs`,
+ * `/docs/*`), which hold no data. A route the
  * table does not name needs `read` (or `write`): new routes are closed until someone opens them.
  *
  * The key found is the request's `Principal`; routes that show per-book data filter with
@@ -30,15 +32,19 @@ export interface WsAuthLike {
 
 // The probes, and the dashboard's static files (ui-routes.ts: no data, no secret in them).
 const OPEN = new Set(['/healthz', '/readyz', '/', '/ui/app.js', '/ui/app.css']);
+// The API description (docs-routes.ts: /docs, /docs/openapi.json, Swagger UI's assets): no data.
+const isDocs = (url: string): boolean => url === '/docs' || url.startsWith('/docs/');
 const ADMIN = new Set(['/audit']);
+// Taking (or retaking) an official end-of-day snapshot changes every PnL measured from it.
+const ADMIN_POSTS = new Set(['/snapshots']);
 const FIRM_WIDE = [/^\/alerts(\/|$)/, /^\/recon\//, /^\/checks$/, /^\/audit$/, /^\/metrics$/];
 
 export type RoutePolicy = 'open' | { readonly scope: Scope; readonly everyBook: boolean };
 
 /** What a route needs: `url` is its pattern (`/breaks/:id`), or the path when no route matched. */
 export function routePolicy(method: string, url: string): RoutePolicy {
-  if (OPEN.has(url) && (method === 'GET' || method === 'HEAD')) return 'open';
-  const scope: Scope = ADMIN.has(url) ? 'admin' : method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+  if ((OPEN.has(url) || isDocs(url)) && (method === 'GET' || method === 'HEAD')) return 'open';
+  const scope: Scope = ADMIN.has(url) || (method === 'POST' && ADMIN_POSTS.has(url)) ? 'admin' : method === 'GET' || method === 'HEAD' ? 'read' : 'write';
   return { scope, everyBook: FIRM_WIDE.some((re) => re.test(url)) };
 }
 
