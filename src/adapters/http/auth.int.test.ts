@@ -68,6 +68,8 @@ describe('API keys', () => {
     const posted = await call('POST', '/events', tokens.admin, events);
     expect(posted.status).toBe(200);
     await waitUntil(async () => ((json(await call('GET', '/breaks', tokens.admin)).items as unknown[]) ?? []).length >= 3, 5000, 'three breaks');
+    // The official end of 2026-01-02 (admin only): what GET /snapshots/:day and /pnl read.
+    expect((await call('POST', '/snapshots', tokens.admin, { day: '2026-01-02' })).status).toBe(201);
   });
   afterAll(async () => {
     await running.stop();
@@ -112,12 +114,19 @@ describe('API keys', () => {
     ['GET', '/recon/transfers'],
     ['GET', '/checks'],
     ['GET', '/audit'],
+    ['GET', '/balances'],
+    ['GET', '/pnl'],
+    ['GET', '/snapshots'],
+    ['GET', '/snapshots/2026-01-02'],
+    ['GET', '/export/positions'],
+    ['GET', '/export/events?format=jsonl'],
     ['GET', '/no-such-route'],
     ['POST', '/events', []],
     ['POST', '/breaks/brk:bal-desk-open/acknowledge', { note: 'x' }],
     ['POST', '/breaks/brk:bal-desk-open/resolve', { reason: 'x' }],
     ['POST', '/recon/balances', { venue: 'binance', balance: {} }],
     ['POST', '/recon/trades', { venue: 'binance', trades: [] }],
+    ['POST', '/snapshots', { day: '2026-01-01' }],
   ];
 
   it.each(families)('%s %s without a key, or with a bad one: 401 problem+json with WWW-Authenticate', async (method, path, body) => {
@@ -142,6 +151,14 @@ describe('API keys', () => {
     expect(await running.service.store.counts()).toEqual(before);
   });
 
+  it('taking an EOD snapshot needs admin, and is audited under the key name', async () => {
+    expect((await call('POST', '/snapshots', tokens.writer, { day: '2026-01-01' })).status).toBe(403);
+    const r = await call('POST', '/snapshots', tokens.admin, { day: '2026-01-01' });
+    expect(r.status).toBe(201);
+    const trail = json(await call('GET', '/audit?target=snapshot:2026-01-01', tokens.admin)).items as Json[];
+    expect(trail.map((a) => [a.actor, a.action])).toEqual([['ops-admin', 'snapshot.take']]);
+  });
+
   it('/audit needs admin: 403 with a write key, 200 with admin; X-API-Key works as Bearer does', async () => {
     expect((await call('GET', '/audit', tokens.writer)).status).toBe(403);
     expect((await call('GET', '/audit', tokens.admin)).status).toBe(200);
@@ -158,6 +175,19 @@ describe('API keys', () => {
     ['/rejected', true],
     ['/events', true],
     ['/breaks?status=all', true],
+    ['/balances', true],
+    ['/balances?at=2026-01-02T10:30:00Z', true],
+    ['/pnl', true],
+    ['/pnl?at=2026-01-03T00:00:00Z', true],
+    ['/snapshots/2026-01-02?lots=1', true],
+    ['/snapshots/2026-01-03?type=sod', true],
+    ['/export/positions', true],
+    ['/export/positions?format=json&at=2026-01-02T10:30:00Z', true],
+    ['/export/lots', true],
+    ['/export/pnl?from=2026-01-01T00:00:00Z', true],
+    ['/export/pnl?format=json&from=2026-01-02T10:30:00Z', true],
+    ['/export/events', true],
+    ['/export/events?format=jsonl', true],
   ])('a key restricted to one book: GET %s never names another book (/state: see below, no digest)', async (path, showsOwn) => {
     const all = await call('GET', path, tokens.admin);
     expect(all.status).toBe(200);
@@ -172,7 +202,7 @@ describe('API keys', () => {
     const exposure = json(await call('GET', '/exposure', tokens.openReader)).exposure;
     expect(JSON.parse(JSON.stringify(exposure))).toEqual(JSON.parse(JSON.stringify(running.service.report({ books: [OPEN] }).exposure)));
     expect(exposure).not.toEqual(JSON.parse(JSON.stringify(running.service.report().exposure)));
-    for (const path of ['/alerts', '/alerts/history', '/recon/transfers', '/checks', '/metrics', `/positions?book=${SECRET}`, `/positions?book=${OPEN},${SECRET}`, `/events?book=${SECRET}`]) {
+    for (const path of ['/alerts', '/alerts/history', '/recon/transfers', '/checks', '/metrics', `/positions?book=${SECRET}`, `/positions?book=${OPEN},${SECRET}`, `/events?book=${SECRET}`, `/balances?book=${SECRET}`, `/pnl?book=${SECRET}`, `/snapshots/2026-01-02?book=${SECRET}`, `/export/events?book=${SECRET}`, `/export/pnl?book=${OPEN},${SECRET}`]) {
       const r = await call('GET', path, tokens.openReader);
       expect(r.status, path).toBe(403);
       expect(json(r), path).toMatchObject({ code: 'FORBIDDEN' });
@@ -182,6 +212,12 @@ describe('API keys', () => {
     expect((await call('GET', `/breaks/brk:bal-${OPEN}`, tokens.openReader)).status).toBe(200);
     expect((await call('POST', `/breaks/brk:bal-${SECRET}/acknowledge`, tokens.openWriter, { note: 'x' })).status).toBe(404);
     expect(json(await call('GET', '/state', tokens.openReader))).toEqual({ seq: expect.any(Number) as number });
+    // Snapshots: the day list says nothing of the firm's size; a day shows the key's books, without the firm's exposure.
+    expect((json(await call('GET', '/snapshots', tokens.openReader)).items as Json[]).every((d) => d.books === undefined)).toBe(true);
+    const day = json(await call('GET', '/snapshots/2026-01-02', tokens.openReader));
+    expect([day.exposure, day.venueBalances]).toEqual([undefined, undefined]);
+    expect((day.books as Json[]).map((b) => b.book)).toEqual([OPEN]);
+    expect((json(await call('GET', '/pnl', tokens.openReader)).books as Json[]).map((b) => b.book)).toEqual([OPEN]);
   });
 
   it('a restricted writer: one event of another book (or firm-wide, or a correction) refuses the whole request, nothing committed', async () => {
