@@ -21,6 +21,7 @@ import { DEFAULT_RECON, loadReconConfig } from '../app/recon-config.js';
 import { loadAlertConfig } from '../app/alert-config.js';
 import { addKeysCommand } from './keys.js';
 import { DEFAULT_WRITE_LIMIT } from '../app/start.js';
+import { DEFAULT_SNAPSHOTS } from '../app/snapshots.js';
 
 export const EXIT_OK = 0;
 export const EXIT_INTERNAL = 1;
@@ -151,6 +152,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--alerts <file>', 'alert rules and sinks (YAML, docs/alerts.md; default: the built-in rules, to the log and NATS)').env('UTL_ALERTS'))
     .addOption(new Option('--auth <mode>', 'API keys: required, or off (default: required with a DATABASE_URL, off on the embedded store)').choices(['required', 'off']).env('UTL_AUTH'))
     .addOption(new Option('--write-limit <n>', 'POST requests per minute per API key (or address); 0: no limit').env('UTL_WRITE_LIMIT').argParser(parseCount).default(DEFAULT_WRITE_LIMIT.max))
+    .addOption(new Option('--eod-delay-s <s>', 'seconds after midnight UTC before the closed day\'s end-of-day snapshot is taken (late events)').env('UTL_EOD_DELAY_S').argParser(parseCount).default(DEFAULT_SNAPSHOTS.delayMs / 1000))
     .action(async (flags: StartFlags) => {
       code = await runStart(flags, err);
     });
@@ -216,6 +218,7 @@ interface StartFlags {
   logLevel: string;
   auth?: 'required' | 'off';
   writeLimit: number;
+  eodDelayS: number;
 }
 
 function readBooks(path: string | undefined, command: string, err: NodeJS.WritableStream): BookOverrides | undefined {
@@ -346,6 +349,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     // the one-command local run and the demo, which stay one command (docs/config.md).
     auth: flags.auth ?? (databaseUrl === undefined ? 'off' : 'required'),
     writeLimit: { max: flags.writeLimit, timeWindowMs: 60_000 },
+    snapshots: { delayMs: flags.eodDelayS * 1000 },
   });
   } catch (e) {
     // What the operator can fix (a server that does not answer, a data folder in use) is not a bug.
