@@ -136,6 +136,7 @@ export function fmtAge(ms) {
 
 const TOKEN_KEY = 'utl.token';
 const POLL_EXPOSURE_MS = 3000;
+const POLL_PNL_MS = 15000;
 const POLL_BREAKS_MS = 4000;
 const POLL_ALERTS_MS = 5000;
 const POLL_EVENTS_MS = 10000;
@@ -186,6 +187,8 @@ const state = {
   filter: '',
   selected: '', // row key
   dirty: { positions: false, pnl: false, chart: false },
+  periodStarts: new Map(), // book → { today, mtd, ytd }: its total PnL before each period (GET /pnl)
+  periodSources: undefined, // GET /pnl's periods: where each baseline came from
   frame: 0,
   stats: { renders: 0, renderMsMax: 0, messageMsMax: 0 }, // for bench/dashboard.ts
 };
@@ -399,10 +402,11 @@ function table(head, allRows, max = Infinity) {
   const t = document.createElement('table');
   t.className = 'grid';
   const hr = t.createTHead().insertRow();
-  for (const [text, num] of head) {
+  for (const [text, num, title] of head) {
     const th = document.createElement('th');
     th.textContent = text;
     if (num) th.className = 'num';
+    if (title) th.title = title;
     hr.appendChild(th);
   }
   const tb = t.createTBody();
@@ -482,22 +486,55 @@ async function loadDetail(p) {
 // PnL by book, and the firm total over time (canvas).
 
 const PNL_FIELDS = ['realizedPnl', 'unrealizedPnl', 'feesPaid', 'funding', 'totalPnl'];
+const PERIODS = ['today', 'mtd', 'ytd'];
+
+/** `a - b` of decimal strings, exact; null when either is null. */
+function subDec(a, b) {
+  if (typeof a !== 'string' || typeof b !== 'string') return null;
+  return sumDec([a, b[0] === '-' ? b.slice(1) : `-${b}`]);
+}
+
+/**
+ * The total PnL of each book at the start of today, of the month and of the year, from GET /pnl
+ * (inception total minus the period's total): the live total minus it is the period's PnL, so
+ * the period columns move with every update, not with the poll.
+ */
+async function pollPnl() {
+  const r = await api('/pnl');
+  if (r.forbidden) return;
+  state.periodStarts = new Map(
+    r.books.map((b) => [b.book, Object.fromEntries(PERIODS.map((p) => [p, subDec(b.periods.inception.total, b.periods[p].total)]))]),
+  );
+  state.periodSources = r.periods;
+  schedule('pnl');
+}
 
 function pnlCells(name, s, title) {
   return [
     { text: name, title },
     ...PNL_FIELDS.map((k) => ({ text: fmtMoney(s[k] ?? null), cls: `num ${k === 'feesPaid' ? '' : signClass(s[k] ?? null)}` })),
+    ...PERIODS.map((p) => ({ text: fmtMoney(s[p] ?? null), cls: `num ${signClass(s[p] ?? null)}` })),
   ];
 }
 
 function renderPnl() {
   const summaries = [...state.books.values()].map((b) => b.summary).filter((s) => s !== null && s !== undefined);
   summaries.sort((a, b) => (a.book < b.book ? -1 : 1));
-  const body = summaries.map((s) => pnlCells(s.book, s, s.unpriced?.length ? `unpriced: ${s.unpriced.join(', ')}` : ''));
-  const firm = Object.fromEntries(PNL_FIELDS.map((k) => [k, sumDec(summaries.map((s) => s[k]))]));
+  const withPeriods = summaries.map((s) => {
+    const starts = state.periodStarts.get(s.book);
+    // A book born after the poll started at zero.
+    return { ...s, ...Object.fromEntries(PERIODS.map((p) => [p, subDec(s.totalPnl, starts === undefined ? '0' : starts[p])])) };
+  });
+  const body = withPeriods.map((s) => pnlCells(s.book, s, s.unpriced?.length ? `unpriced: ${s.unpriced.join(', ')}` : ''));
+  const firm = {
+    ...Object.fromEntries(PNL_FIELDS.map((k) => [k, sumDec(withPeriods.map((s) => s[k]))])),
+    // A period of an unpriced book is unknown, and so is the firm's.
+    ...Object.fromEntries(PERIODS.map((p) => [p, withPeriods.some((s) => s[p] === null) ? null : sumDec(withPeriods.map((s) => s[p]))])),
+  };
   body.push(pnlCells('firm', firm, 'the sum of the books'));
   const old = $('pnl');
-  const t = table([['book', false], ['realized', true], ['unrealized', true], ['fees', true], ['funding', true], ['total', true]], body);
+  const since = (p) => (state.periodSources?.[p] ? `since ${state.periodSources[p].from} (${state.periodSources[p].source})` : '');
+  const t = table([['book', false], ['realized', true], ['unrealized', true], ['fees', true], ['funding', true], ['total', true], ['today', true, since('today')], ['MTD', true, since('mtd')], ['YTD', true, since('ytd')]], body);
   t.id = 'pnl';
   t.tBodies[0].lastChild.style.fontWeight = '600';
   old.replaceWith(t);
@@ -791,7 +828,7 @@ function setupLogin() {
     $('login').hidden = true;
     $('logout').hidden = false;
     socket?.close();
-    for (const f of [pollExposure, pollBreaks, pollAlerts, pollEvents]) void guarded(f)();
+    for (const f of [pollExposure, pollPnl, pollBreaks, pollAlerts, pollEvents]) void guarded(f)();
   });
   $('logout').hidden = token() === '';
   $('logout').addEventListener('click', () => {
@@ -807,6 +844,7 @@ function main() {
   window.utlDashboard = { stats: state.stats, rows: () => rows.size };
   connect();
   every(POLL_EXPOSURE_MS, pollExposure);
+  every(POLL_PNL_MS, pollPnl);
   every(POLL_BREAKS_MS, pollBreaks);
   every(POLL_ALERTS_MS, pollAlerts);
   every(POLL_EVENTS_MS, pollEvents);

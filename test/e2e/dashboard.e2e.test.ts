@@ -83,6 +83,10 @@ describe('dashboard (headless Chromium)', () => {
     await page.locator('#breaks td.cause', { hasText: cause }).first().waitFor();
     expect(await page.locator('#breaks tbody tr').count()).toBe(breaks.items.length);
     await page.locator('#pnl tbody tr', { hasText: 'mm' }).first().waitFor();
+    // Today, MTD and YTD beside each book's total: from GET /pnl, moved by the live updates.
+    const periods = (await get<{ books: { book: string; periods: Record<string, { total: string | null }> }[] }>('/pnl')).books.find((b) => b.book === 'mm')!.periods;
+    const shownYtd = await page.evaluate(`import('/ui/app.js').then((m) => m.fmtMoney(${JSON.stringify(periods.ytd!.total)}))`);
+    await page.waitForFunction(`[...document.querySelectorAll('#pnl tbody tr')].some((tr) => tr.cells[0].textContent === 'mm' && tr.cells[8].textContent === ${JSON.stringify(shownYtd)})`);
     await page.locator('#exp-asset svg rect').first().waitFor();
     await page.locator('#events tbody tr').first().waitFor();
   });
