@@ -75,6 +75,7 @@ export async function runDemo(flags: DemoFlags, out: NodeJS.WritableStream, err:
       `  exposure   ${url}/exposure`,
       `  breaks     ${url}/breaks`,
       `  alerts     ${url}/alerts`,
+      `  API docs   ${url}/docs`,
       ``,
       `  data: ${dataDir}${temporary ? ' (removed at exit)' : ''}. ${flags.duration === undefined ? 'Ctrl-C to stop.' : `Stops after ${flags.duration} s.`}`,
       ``,

@@ -11,6 +11,7 @@ import { bookForbidden, installAuth, principalOf, requestedBooks, visibleBooks, 
 import { installWriteLimit, type WriteLimit } from './limits.js';
 import { eventRoutes } from './events-routes.js';
 import { pageQuery, problem } from './problem.js';
+import { recordRoutes } from './route-table.js';
 
 export interface HttpOptions {
   /** Largest request body (bytes). */
@@ -93,6 +94,7 @@ function outsideBooks(events: readonly unknown[], allowed: ReadonlySet<string>):
 export function buildServer(service: Service, options: Partial<HttpOptions> = {}): FastifyInstance {
   const opts = { ...DEFAULT_HTTP, ...options };
   const app = Fastify({ bodyLimit: opts.bodyLimit, logger: false });
+  recordRoutes(app); // before any route: the OpenAPI test holds the document against this list
   const report = (err: unknown, where: string): void => opts.onError?.(err, where);
   // Bodies are read as text: the idempotency digest is of the bytes sent, and JSON Lines is text.
   app.removeAllContentTypeParsers();
