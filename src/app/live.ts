@@ -85,6 +85,8 @@ interface Sent {
   atMs: number;
   /** The newest update not sent yet (coalesced: it replaces any older one). */
   pending: BookUpdate | undefined;
+  /** A resync asked for within the book's interval: one snapshot when the interval has passed. */
+  resync?: boolean;
 }
 
 export class LiveHub {
@@ -269,7 +271,7 @@ export class LiveSession {
   private schedule(): void {
     if (this.timer !== undefined) return;
     let due = Number.POSITIVE_INFINITY;
-    for (const s of this.books.values()) if (s.pending !== undefined) due = Math.min(due, s.atMs + this.hub.options.minIntervalMs);
+    for (const s of this.books.values()) if (s.pending !== undefined || s.resync === true) due = Math.min(due, s.atMs + this.hub.options.minIntervalMs);
     if (due === Number.POSITIVE_INFINITY) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -279,10 +281,15 @@ export class LiveSession {
 
   private flush(): void {
     const now = this.hub.clock();
+    const resyncs: string[] = [];
     for (const [book, s] of this.books) {
       if (this.closed) return;
-      if (s.pending !== undefined && now - s.atMs >= this.hub.options.minIntervalMs) this.delta(book, s, s.pending);
+      if (now - s.atMs < this.hub.options.minIntervalMs) continue;
+      // A snapshot replaces any pending delta: it is the book's whole state.
+      if (s.resync === true) resyncs.push(book);
+      else if (s.pending !== undefined) this.delta(book, s, s.pending);
     }
+    this.snapshots(resyncs);
     this.schedule();
   }
 
@@ -326,6 +333,15 @@ export class LiveSession {
   private resync(book: string): void {
     if (!this.visibility.canSee(book) || (!this.books.has(book) && !this.all)) {
       this.error('NOT_SUBSCRIBED', 'resync: the book is not subscribed on this connection');
+      return;
+    }
+    // A resync is a snapshot, and snapshots cost a valuation of the book: like deltas, at most one
+    // message per book per interval. Asked again sooner, it is sent when the interval has passed
+    // (however many were asked); a client in a resync loop costs no more than a live book.
+    const sent = this.books.get(book);
+    if (sent !== undefined && this.hub.clock() - sent.atMs < this.hub.options.minIntervalMs) {
+      sent.resync = true;
+      this.schedule();
       return;
     }
     this.snapshots([book]);

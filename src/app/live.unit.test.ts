@@ -56,6 +56,30 @@ describe('LiveHub', () => {
     hub.close();
   });
 
+  it('a resync loop is coalesced: at most one snapshot per book per 100 ms, and the last ask is answered', () => {
+    let reports = 0;
+    const counting: LiveState = { ...state, report: (o) => (reports++, state.report(o)) };
+    const hub = new LiveHub(counting, {}, () => Date.now());
+    const peer = fakePeer();
+    const session = hub.open(peer)!;
+    session.receive('{"op":"subscribe","books":["mm"]}');
+    for (let i = 0; i < 200; i++) {
+      session.receive('{"op":"resync","book":"mm"}');
+      vi.advanceTimersByTime(1);
+    }
+    vi.advanceTimersByTime(200);
+    const snapshots = peer.msgs.filter((m) => m.type === 'snapshot');
+    // 200 asks over 200 ms: the first snapshot, then one per 100 ms (and the last ask's).
+    expect(snapshots.length).toBeGreaterThanOrEqual(2);
+    expect(snapshots.length).toBeLessThanOrEqual(4);
+    expect(reports).toBe(snapshots.length);
+    // After a resync snapshot, deltas chain from its seq.
+    hub.publish(update('mm', 9));
+    vi.advanceTimersByTime(200);
+    expect(peer.msgs.at(-1)).toMatchObject({ type: 'delta', seq: 9, prevSeq: 5 });
+    hub.close();
+  });
+
   it('drops a peer over its byte bound (1013) and goes on with the others', () => {
     const hub = new LiveHub(state, { maxBufferedBytes: 1000 }, () => Date.now());
     const slow = fakePeer();
