@@ -238,6 +238,26 @@ describe('API keys', () => {
     const ok = await call('POST', '/events', tokens.openWriter, [mine]);
     expect(ok.status).toBe(200);
     expect(json(ok)).toMatchObject({ accepted: 1 });
+    // Corrections of its own book's events: stored ones, and ones of the same request.
+    const amend = { type: 'amend', id: 'ow-a', ts: '2026-01-02T13:01:00Z', target: 'ow-1', fields: { price: '41500' } };
+    const ownNew = { ...mine, id: 'ow-2', ts: '2026-01-02T13:02:00Z' };
+    const cancelNew = { type: 'cancel', id: 'ow-c2', ts: '2026-01-02T13:03:00Z', target: 'ow-2' };
+    const corrected = await call('POST', '/events', tokens.openWriter, [amend, ownNew, cancelNew]);
+    expect(corrected.status, corrected.text).toBe(200);
+    expect(json(corrected)).toMatchObject({ accepted: 3 });
+    // A cancel of its own amend (a correction of a correction): followed to the trade, of its book.
+    expect((await call('POST', '/events', tokens.openWriter, [{ type: 'cancel', id: 'ow-ca', ts: '2026-01-02T13:04:00Z', target: 'ow-a' }])).status).toBe(200);
+    // Not stored, or of no book (a price): refused; nothing stored.
+    const countsBefore = await running.service.store.counts();
+    const details: string[] = [];
+    for (const target of ['no-such-event', 'p0', `dep-${SECRET}`]) {
+      const r = await call('POST', '/events', tokens.openWriter, [{ type: 'cancel', id: 'ow-x', ts: '2026-01-02T13:05:00Z', target }]);
+      expect(r.status, target).toBe(403);
+      details.push(String(json(r).detail).replace(JSON.stringify(target), 'T'));
+    }
+    // The same answer whether the target is missing or another book's: existence does not leak.
+    expect(new Set(details).size).toBe(1);
+    expect(await running.service.store.counts()).toEqual(countsBefore);
   });
 
   it('writes are audited under the key name; `by` defaults to it and may not name someone else', async () => {

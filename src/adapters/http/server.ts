@@ -64,14 +64,23 @@ function bookOfRaw(raw: Buffer): string | undefined {
   }
 }
 
+/** A correction in a POST, whose target's book is checked against the key's books. */
+interface Correction {
+  readonly index: number;
+  readonly type: string;
+  readonly target: string;
+}
+
 /**
- * Why a restricted key may not post these events, or undefined when it may. Each event must name
- * one of its books; events without a book (prices, instruments, venue-account balances) and
- * corrections (cancel and amend name their target by id, whatever its book) are firm-wide and
- * need an unrestricted key. A line that is not JSON passes: it can only be rejected (stored with
- * its raw text, which only unrestricted keys see).
+ * Why a restricted key may not post these events, or undefined when it may (then the corrections
+ * among them, whose targets must be of its books too, and the book of each event id in the
+ * request). Each event must name one of its books; events without a book (prices, instruments,
+ * venue-account balances) are firm-wide and need an unrestricted key. A line that is not JSON
+ * passes: it can only be rejected (stored with its raw text, which only unrestricted keys see).
  */
-function outsideBooks(events: readonly unknown[], allowed: ReadonlySet<string>): string | undefined {
+function outsideBooks(events: readonly unknown[], allowed: ReadonlySet<string>): string | { corrections: Correction[]; books: Map<string, string> } {
+  const corrections: Correction[] = [];
+  const books = new Map<string, string>();
   for (const [i, e] of events.entries()) {
     let v = e;
     if (typeof e === 'string') {
@@ -83,12 +92,51 @@ function outsideBooks(events: readonly unknown[], allowed: ReadonlySet<string>):
       }
     }
     if (typeof v !== 'object' || v === null) continue;
-    const { type, book } = v as { type?: unknown; book?: unknown };
-    if (type === 'cancel' || type === 'amend') return `event [${i}] is a correction (${type}): corrections need a key for every book`;
+    const { type, book, id, target } = v as { type?: unknown; book?: unknown; id?: unknown; target?: unknown };
+    if (type === 'cancel' || type === 'amend') {
+      if (typeof target !== 'string') return `event [${i}] is a correction (${type}) without a target`;
+      corrections.push({ index: i, type, target });
+      continue;
+    }
     if (typeof book !== 'string') return `event [${i}] has no book (a ${typeof type === 'string' ? type : 'firm-wide'} event): it needs a key for every book`;
     if (!allowed.has(book)) return `event [${i}] is for book ${JSON.stringify(book)}, which this key may not write`;
+    if (typeof id === 'string') books.set(id, book);
   }
-  return undefined;
+  return { corrections, books };
+}
+
+/** How many corrections of corrections are followed to find what a correction corrects. */
+const CORRECTION_DEPTH = 8;
+
+/**
+ * The book of what each id finally corrects (a cancel of an amend of a trade: the trade's book):
+ * null for a stored event without a book, absent when not stored.
+ */
+async function correctedBooks(sql: Service['store']['sql'], ids: readonly string[], inRequest: ReadonlyMap<string, string>): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  let open = new Map<string, string[]>(ids.map((id) => [id, [id]])); // id looked up → the ids it answers for
+  for (let depth = 0; depth < CORRECTION_DEPTH && open.size > 0; depth++) {
+    const next = new Map<string, string[]>();
+    const { rows } = await sql.query<{ id: string; book: string | null; target: string | null }>(
+      `SELECT k.id, k.book, e.target FROM utl_event_keys k
+       LEFT JOIN utl_events e ON e.id = k.id AND e.ts = k.ts AND e.book IS NOT DISTINCT FROM k.book
+       WHERE k.id = ANY($1::text[])`,
+      [[...open.keys()]],
+    );
+    const found = new Map(rows.map((r) => [r.id, r]));
+    for (const [id, askers] of open) {
+      const r = found.get(id);
+      const inReq = inRequest.get(id);
+      if (r === undefined && inReq === undefined) continue;
+      if (r !== undefined && r.book === null && r.target !== null) {
+        next.set(r.target, [...(next.get(r.target) ?? []), ...askers]);
+        continue;
+      }
+      for (const a of askers) out.set(a, r?.book ?? inReq ?? null);
+    }
+    open = next;
+  }
+  return out;
 }
 
 export function buildServer(service: Service, options: Partial<HttpOptions> = {}): FastifyInstance {
@@ -118,8 +166,19 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     if (events.length > opts.maxEvents) return problem(reply, 413, 'TOO_MANY_EVENTS', 'Too many events', `at most ${opts.maxEvents} per request, got ${events.length}`);
     const allowed = visibleBooks(req);
     if (allowed !== undefined) {
-      const refused = outsideBooks(events, allowed);
-      if (refused !== undefined) return bookForbidden(reply, `nothing was stored: ${refused}`);
+      const checked = outsideBooks(events, allowed);
+      if (typeof checked === 'string') return bookForbidden(reply, `nothing was stored: ${checked}`);
+      // A restricted key corrects only what is of its books: stored events, or events of this request.
+      if (checked.corrections.length > 0) {
+        const books = await correctedBooks(service.store.sql, [...new Set(checked.corrections.map((c) => c.target))], checked.books);
+        for (const c of checked.corrections) {
+          const book = books.get(c.target);
+          // One answer whether the target is missing or of another book: no oracle for other books' ids.
+          if (book === undefined || book === null || !allowed.has(book)) {
+            return bookForbidden(reply, `nothing was stored: event [${c.index}] (${c.type}) corrects ${JSON.stringify(c.target)}, which is not a stored event of a book this key may write`);
+          }
+        }
+      }
     }
     const keyHeader = req.headers['idempotency-key'];
     const key = typeof keyHeader === 'string' && keyHeader.length > 0 ? keyHeader : undefined;
