@@ -201,6 +201,15 @@ describe('OpenAPI description', () => {
       ['/checks', '/checks?run=1'],
       ['/alerts', '/alerts'],
       ['/alerts/history', '/alerts/history'],
+      ['/balances', '/balances'],
+      ['/balances', '/balances?book=mm&at=2026-01-02T12:00:00Z'],
+      ['/pnl', '/pnl'],
+      ['/pnl', '/pnl?at=2026-01-02T12:00:00Z&asset=BTC'],
+      ['/snapshots', '/snapshots'],
+      ['/export/{kind}', '/export/positions?format=json'],
+      ['/export/{kind}', '/export/lots?format=json&at=2026-01-02T12:00:00Z'],
+      ['/export/{kind}', '/export/pnl?format=json&from=2026-01-01T00:00:00Z'],
+      ['/export/{kind}', '/export/events?format=json&to=2026-01-02T12:00:00Z'],
     ];
     for (const [path, url] of reads) await conforms('GET', path, url, 200);
 
@@ -216,7 +225,16 @@ describe('OpenAPI description', () => {
     const balance = { timestamp: 1767354000000, BTC: { free: 1.25, used: 0.25, total: 1.5 }, free: { BTC: 1.25 }, used: { BTC: 0.25 }, total: { BTC: 1.5 } };
     await conforms('POST', '/recon/balances', '/recon/balances', 200, JSON.stringify({ venue: 'binance', account: 'main', balance }));
 
+    await conforms('POST', '/snapshots', '/snapshots', 201, JSON.stringify({ day: '2026-01-02' }));
+    await conforms('GET', '/snapshots/{day}', '/snapshots/2026-01-02', 200);
+    await conforms('GET', '/snapshots/{day}', '/snapshots/2026-01-03?type=sod&lots=1&book=mm', 200);
+
     // Problems: the documented status, media type and code.
+    await conforms('GET', '/snapshots/{day}', '/snapshots/2025-01-01', 404);
+    await conforms('GET', '/snapshots/{day}', '/snapshots/2026-02-30', 400);
+    await conforms('POST', '/snapshots', '/snapshots', 409, JSON.stringify({ day: '2999-01-01' }));
+    await conforms('GET', '/pnl', '/pnl?at=yesterday', 400);
+    await conforms('GET', '/export/{kind}', '/export/widgets', 404);
     await conforms('GET', '/positions', '/positions?at=yesterday', 400);
     await conforms('GET', '/events', '/events?type=nope', 400);
     await conforms('GET', '/breaks/{id}', '/breaks/brk:nope', 404);

@@ -115,6 +115,7 @@ const TAGS = {
   live: 'The live WebSocket API.',
   operations: 'Probes and metrics.',
   dashboard: "The dashboard's static files (docs/dashboard.md).",
+  reports: 'Balances, PnL over periods (today, MTD, YTD, inception), end-of-day snapshots, and exports (CSV, JSON, JSON Lines).',
 } as const;
 export type Tag = keyof typeof TAGS;
 
@@ -476,6 +477,112 @@ const SCHEMAS = {
   AlertHistory: obj({
     items: arrayOf(obj({ id: str('Increasing.'), at: ref('Timestamp'), alert: ref('AlertDocument') }), 'Newest first.'),
     next: nullable(str('The `before` of the next page; null on the last.')),
+  }),
+  Balance: obj({ book: str('The book.'), venue: str('The venue.'), account: str('The account at the venue.'), asset: str('The asset.'), qty: ref('Decimal') }),
+  Balances: obj({ asOf: nullable(ts('The `at` instant, canonical; null without `at`.')), seq: int('The last `seq` booked.'), balances: arrayOf(ref('Balance'), 'Zero balances left out.') }),
+  PnlFigures: obj(
+    {
+      realized: ref('Decimal'),
+      unrealized: nullable(dec('Null when unpriced at either end of the period.')),
+      fees: ref('Decimal'),
+      funding: ref('Decimal'),
+      total: nullable(dec('Null when unpriced at either end of the period.')),
+    },
+    undefined,
+    'The change of each cumulative figure over the period (inception: the figures themselves).',
+  ),
+  PeriodFigures: obj({ today: ref('PnlFigures'), mtd: ref('PnlFigures'), ytd: ref('PnlFigures'), inception: ref('PnlFigures') }),
+  Baseline: obj(
+    {
+      from: ts('The first instant of the period.'),
+      source: { type: 'string', enum: ['snapshot', 'replay', 'none'], description: '`snapshot`: the EOD snapshot of the day before; `replay`: the state rebuilt as of `from`; `none`: nothing was booked before.' },
+      day: str('`snapshot` only: the day of the EOD snapshot (YYYY-MM-DD).'),
+      takenAt: str('`snapshot` only: when it was taken.'),
+    },
+    ['from', 'source'],
+    'Where the state before the period came from.',
+  ),
+  Pnl: obj({
+    seq: int('The last `seq` booked.'),
+    at: ref('Timestamp'),
+    reporting: str('The reporting currency.'),
+    periods: obj({ today: ref('Baseline'), mtd: ref('Baseline'), ytd: ref('Baseline'), inception: obj({ from: { type: 'null' } }) }),
+    books: arrayOf(obj({ book: str('The book.'), periods: ref('PeriodFigures') })),
+    positions: arrayOf(
+      obj(
+        { book: str('The book.'), asset: str('The asset or instrument.'), kind: { type: 'string', enum: ['spot', 'perpetual', 'future'] }, venue: str('Derivatives: the venue.'), qty: dec('The quantity at the end.'), periods: ref('PeriodFigures') },
+        ['book', 'asset', 'kind', 'qty', 'periods'],
+      ),
+    ),
+  }),
+  SnapshotDay: obj(
+    { day: { type: 'string', format: 'date' }, asOf: ts("The day's last instant."), takenAt: str('When it was taken (UTC, milliseconds).'), books: int('Books in it: only for a key that sees every book.') },
+    ['day', 'asOf', 'takenAt'],
+  ),
+  Snapshots: obj({
+    lastClosedDay: { type: 'string', format: 'date', description: 'The latest day whose snapshot is due (closed, and the delay passed).' },
+    items: arrayOf(ref('SnapshotDay'), 'Newest first.'),
+    next: nullable({ type: 'string', format: 'date', description: 'The `before` of the next page.' }),
+  }),
+  VenueBalance: obj({
+    venue: str('The venue.'),
+    account: str('The account.'),
+    asset: str('The asset.'),
+    book: nullable(str('The book the report names; null: the venue account as a whole.')),
+    ts: ref('Timestamp'),
+    total: ref('Decimal'),
+    free: nullable(ref('Decimal')),
+    used: nullable(ref('Decimal')),
+  }),
+  DaySnapshot: obj(
+    {
+      type: { type: 'string', enum: ['eod', 'sod'] },
+      sodOf: { type: 'string', format: 'date', description: '`type=sod` only: the day whose start this is.' },
+      day: { type: 'string', format: 'date', description: 'The day of the EOD snapshot shown.' },
+      asOf: ts("The day's last instant."),
+      takenAt: str('When it was taken.'),
+      reporting: str('The reporting currency.'),
+      books: arrayOf(ref('BookSummary')),
+      positions: arrayOf(ref('Position'), 'Flat ones included; lots only with `lots=1`.'),
+      balances: arrayOf(ref('Balance')),
+      exposure: ref('Exposure'),
+      venueBalances: arrayOf(ref('VenueBalance'), "The venues' latest reports as of the day's end."),
+    },
+    ['type', 'day', 'asOf', 'takenAt', 'reporting', 'books', 'positions', 'balances'],
+    'The firm-wide `exposure` and `venueBalances` only for a key that sees every book, asking for no `book`.',
+  ),
+  SnapshotTaken: obj({ day: { type: 'string', format: 'date' }, asOf: ref('Timestamp'), takenAt: str('When.'), books: int('Books in it.'), retaken: { type: 'boolean', description: 'It replaced a snapshot of the same day.' } }),
+  PositionsExport: obj({ asOf: ref('Timestamp'), reporting: str('The reporting currency.'), positions: arrayOf(ref('Position')) }),
+  LotsExport: obj({
+    asOf: ref('Timestamp'),
+    reporting: str('The reporting currency.'),
+    lots: arrayOf(
+      obj(
+        {
+          book: str('The book.'),
+          asset: str('The asset.'),
+          kind: { type: 'string', enum: ['spot', 'perpetual', 'future'] },
+          venue: str('Derivatives (and spot pooled by venue): the venue.'),
+          method: str('The cost method.'),
+          lot: int('The `seq` of the event that opened the lot.'),
+          acquired: str('When the lot was acquired.'),
+          qty: ref('Decimal'),
+          cost: dec('Its cost basis, in the reporting currency.'),
+          unitCost: nullable(dec('cost / qty, rounded half-even to 8 places (display only).')),
+        },
+        ['book', 'asset', 'kind', 'method', 'lot', 'acquired', 'qty', 'cost', 'unitCost'],
+      ),
+    ),
+  }),
+  PnlExport: obj({
+    from: ref('Timestamp'),
+    to: ref('Timestamp'),
+    baseline: ref('Baseline'),
+    reporting: str('The reporting currency.'),
+    books: arrayOf({ allOf: [obj({ book: str('The book.') }), ref('PnlFigures')] }),
+    positions: arrayOf({
+      allOf: [obj({ book: str('The book.'), asset: str('The asset.'), kind: { type: 'string', enum: ['spot', 'perpetual', 'future'] }, venue: str('The venue.'), qty: ref('Decimal') }, ['book', 'asset', 'kind', 'qty']), ref('PnlFigures')],
+    }),
   }),
 } satisfies { readonly [name: string]: Schema };
 
@@ -890,8 +997,107 @@ const DASHBOARD: Area = {
   },
 };
 
+const atParam = query('at', 'As of this instant (ISO-8601; write `+` as `%2B`).', { type: 'string', format: 'date-time' });
+const badAt = p(400, 'BAD_TIMESTAMP', 'a time parameter is not a timestamp');
+const badDay = p(400, 'BAD_DAY', 'the day is not YYYY-MM-DD, or does not exist');
+
+const REPORTS: Area = {
+  '/balances': {
+    get: {
+      operationId: 'getBalances',
+      summary: "UTL's balances per book, venue, account and asset",
+      tag: 'reports',
+      description: 'Now, or as of `at` (rebuilt from the store). What venues report is in the breaks and the snapshots.',
+      parameters: [bookParam, query('venue', 'Only this venue.'), query('account', 'Only this account.'), query('asset', 'Only this asset.'), atParam],
+      responses: ok('Balances', 'The balances.'),
+      problems: [twice, badAt, otherBook],
+    },
+  },
+  '/pnl': {
+    get: {
+      operationId: 'getPnl',
+      summary: 'PnL of today (vs the start-of-day snapshot), MTD, YTD and inception',
+      tag: 'reports',
+      description:
+        'Per book and per position: the change of realized, unrealized, fees, funding and total over each UTC period ending at `at` (default now). ' +
+        "The state before today is yesterday's end-of-day snapshot when it was taken (frozen: a late event for yesterday shows in today), else rebuilt as of the boundary; `periods.<p>.source` says which.",
+      parameters: [bookParam, query('asset', 'Only positions of this asset (book lines stay whole).'), query('at', 'The end of the periods (default: now).', { type: 'string', format: 'date-time' })],
+      responses: ok('Pnl', 'The PnL of each period.'),
+      problems: [twice, badAt, otherBook],
+    },
+  },
+  '/snapshots': {
+    get: {
+      operationId: 'listSnapshots',
+      summary: 'The end-of-day snapshots taken',
+      tag: 'reports',
+      description: "Newest first. The service takes each UTC day's snapshot `--eod-delay-s` (60) seconds after it closes.",
+      parameters: [limit(1000, 100), query('before', 'Only days before this one: the `next` of the previous page.', { type: 'string', format: 'date' })],
+      responses: ok('Snapshots', 'The days.'),
+      problems: [badLimit, p(400, 'BAD_QUERY', '`before` is not a day')],
+    },
+    post: {
+      operationId: 'takeSnapshot',
+      summary: "Take (or retake) a closed day's end-of-day snapshot",
+      tag: 'reports',
+      description: 'Replaces the stored snapshot of the day, if any, in one transaction; audited as `snapshot.take` or `snapshot.retake`.',
+      requestBody: jsonBody(obj({ day: { type: 'string', format: 'date' } }), 'The day.', { day: '2026-01-02' }),
+      responses: { '201': { description: 'Taken.', content: { 'application/json': { schema: ref('SnapshotTaken') } } } },
+      problems: [p(400, 'BAD_BODY', 'the body is not JSON'), badDay, p(409, 'DAY_NOT_CLOSED', 'the day has not ended yet')],
+    },
+  },
+  '/snapshots/{day}': {
+    get: {
+      operationId: 'getSnapshot',
+      summary: "One day's snapshot: its close (eod) or its open (sod)",
+      tag: 'reports',
+      description: 'The state as of the last instant of the day (`type=sod`: of the day before), as taken.',
+      parameters: [
+        pathParam('day', 'YYYY-MM-DD.'),
+        query('type', '`eod` (default) or `sod`.', { type: 'string', enum: ['eod', 'sod'] }),
+        bookParam,
+        query('lots', "Add each position's open lots.", { type: 'string', enum: ['1', 'true', '0', 'false'] }),
+      ],
+      responses: ok('DaySnapshot', 'The snapshot.'),
+      problems: [p(400, 'BAD_QUERY', 'a parameter is given twice; `type` or `lots` is not one of its values'), badDay, otherBook, p(404, 'SNAPSHOT_NOT_FOUND', 'no snapshot of that day was taken')],
+    },
+  },
+  '/export/{kind}': {
+    get: {
+      operationId: 'exportReport',
+      summary: 'Export positions, lots, the PnL of a period, or the events of a period',
+      tag: 'reports',
+      description:
+        'An attachment (`Content-Disposition`). `positions` and `lots` as of `at` (default now); `pnl` over `from` (default today 00:00Z) to `to` (default now), with the same baseline as GET /pnl; ' +
+        '`events` from `from` to `to` in ts order, streamed (`jsonl`: the canonical events, replayable with `utl replay`). CSV: RFC 4180 with a header; text that a spreadsheet would run as a formula gets a leading `\'`.',
+      parameters: [
+        pathParam('kind', '`positions`, `lots`, `pnl` or `events`.'),
+        query('format', '`csv` (default), `json`, or for events `jsonl`.', { type: 'string', enum: ['csv', 'json', 'jsonl'] }),
+        bookParam,
+        query('asset', 'positions, lots, pnl: only this asset.'),
+        query('venue', 'positions, lots, pnl: only this venue.'),
+        query('at', 'positions, lots: as of this instant.', { type: 'string', format: 'date-time' }),
+        query('from', 'pnl, events: the start of the period.', { type: 'string', format: 'date-time' }),
+        query('to', 'pnl, events: the end of the period.', { type: 'string', format: 'date-time' }),
+        query('type', 'events: only this event type.', { type: 'string', enum: EVENT_TYPES }),
+      ],
+      responses: {
+        '200': {
+          description: 'The export.',
+          content: {
+            'text/csv': { schema: { type: 'string' } },
+            'application/json': { schema: { oneOf: [ref('PositionsExport'), ref('LotsExport'), ref('PnlExport'), arrayOf(ref('Event'))] } },
+            'application/x-ndjson': { schema: { type: 'string', description: 'One event per line, as committed.' } },
+          },
+        },
+      },
+      problems: [p(400, 'BAD_QUERY', 'a parameter is given twice; `format` is not one for this kind; `to` is before `from`'), badAt, otherBook, p(404, 'NOT_FOUND', '`kind` is not positions, lots, pnl or events')],
+    },
+  },
+};
+
 /** Every documented route: one area object each. */
-export const PATHS: Area = { ...EVENTS, ...STATE, ...OPERATIONS, ...RECON, ...ALERTS, ...LIVE, ...DASHBOARD };
+export const PATHS: Area = { ...EVENTS, ...STATE, ...REPORTS, ...OPERATIONS, ...RECON, ...ALERTS, ...LIVE, ...DASHBOARD };
 
 // ---- what operation() adds ----
 
