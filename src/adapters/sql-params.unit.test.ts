@@ -69,6 +69,42 @@ function interpolatedSql(file: string, text: string): string[] {
   return found;
 }
 
+/**
+ * ORDER BY names that mean the SELECT's text, not the column: PostgreSQL reads a bare ORDER BY
+ * name as an output column first, so `SELECT seq::text … ORDER BY seq` sorts text (10 before 9)
+ * and a keyset page skips or repeats rows. Answers "file: name" for each such ORDER BY item.
+ */
+function textOrderBy(file: string, text: string): string[] {
+  const found: string[] = [];
+  for (const m of text.matchAll(/`/g)) {
+    const sqlText = template(text, m.index);
+    if (!/\bORDER BY\b/i.test(sqlText)) continue;
+    const textNames = new Set<string>();
+    for (const c of sqlText.matchAll(/\b([a-z_][\w]*)::text\b(?!\s+AS\s+(?!\1\b)\w)/gi)) textNames.add(c[1]!.toLowerCase());
+    for (const c of sqlText.matchAll(/(?:::text|to_char\([^)]*\))\s+AS\s+([a-z_]\w*)/gi)) textNames.add(c[1]!.toLowerCase());
+    for (const o of sqlText.matchAll(/\bORDER BY\s+([\s\S]*?)(?=\bLIMIT\b|\bOFFSET\b|\)|`|$)/gi)) {
+      for (const item of o[1]!.split(',')) {
+        const name = item.trim().split(/\s+/)[0]!.toLowerCase();
+        if (textNames.has(name)) found.push(`${file}: ${name}`);
+      }
+    }
+  }
+  return found;
+}
+
+describe('ORDER BY in SQL', () => {
+  it('the scanner finds an ORDER BY of a name the SELECT made text', () => {
+    expect(textOrderBy('x.ts', 'q(`SELECT seq::text, id FROM t ORDER BY seq DESC LIMIT 5`)')).toEqual(['x.ts: seq']);
+    expect(textOrderBy('x.ts', "q(`SELECT to_char(at, 'YYYY') AS at FROM t ORDER BY at`)")).toEqual(['x.ts: at']);
+    expect(textOrderBy('x.ts', 'q(`SELECT seq::text FROM t e ORDER BY e.seq`)')).toEqual([]);
+    expect(textOrderBy('x.ts', 'q(`SELECT seq::text AS seq_text FROM t ORDER BY seq`)')).toEqual([]);
+  });
+
+  it('no statement in src/adapters orders by the text the SELECT made of a column', () => {
+    expect(sources(ROOT).flatMap((f) => textOrderBy(relative(ROOT, f), readFileSync(f, 'utf8')))).toEqual([]);
+  });
+});
+
 describe('parameterised SQL', () => {
   it('the scanner finds an interpolated statement, directly and through a const', () => {
     expect(interpolatedSql('x.ts', 'await sql.query(`SELECT * FROM t WHERE id = ${id}`)')).toHaveLength(1);

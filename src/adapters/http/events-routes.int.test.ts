@@ -85,6 +85,24 @@ describe('GET /events', () => {
     expect(window.every((e) => Date.parse(e.ts) >= Date.parse('2026-01-02T10:00:00Z') && Date.parse(e.ts) <= Date.parse('2026-01-02T11:00:00Z'))).toBe(true);
   });
 
+  it('pages a run of events on one instant whose seqs cross a power of ten: each once, by seq', async () => {
+    // Ordered as text, seq 100 would come before 99 and a cursor would skip or repeat rows.
+    const at = '2026-01-05T00:00:00Z';
+    const run = Array.from({ length: 120 }, (_, i) => ({ type: 'deposit', id: `tie-${i}`, ts: at, book: 'ties', venue: 'binance', asset: 'USD', qty: '1' }));
+    expect((await app.inject({ method: 'POST', url: '/events', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(run) })).statusCode).toBe(200);
+    const seqs: number[] = [];
+    let url = '/events?book=ties&limit=7';
+    for (let page = 0; page < 40; page++) {
+      const p = await get(url);
+      seqs.push(...p.items.map((e) => e.seq));
+      if (p.next === null) break;
+      url = `/events?book=ties&limit=7&cursor=${p.next}`;
+    }
+    expect(seqs).toHaveLength(120);
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    expect(seqs.some((q) => q < 100) && seqs.some((q) => q >= 100)).toBe(true);
+  });
+
   it('GET /positions?lots=1 gives each spot position its open lots, which add up to it', async () => {
     const r = await app.inject({ url: '/positions?book=mm&lots=1' });
     const positions = r.json<{ positions: { kind: string; qty: string; lots?: { qty: string; cost: string }[] }[] }>().positions;

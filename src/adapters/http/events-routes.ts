@@ -48,9 +48,10 @@ export function eventRoutes(service: Service): FastifyPluginAsync {
       }
       const books = requestedBooks(req, q.book, reply);
       if (books !== undefined && !Array.isArray(books)) return books;
+      // ORDER BY e.seq: the column, not the SELECT's text of it (by that name, text: 10 before 9).
       const { rows } = await service.store.sql.query<{ seq: string; ts_us: string; id: string; type: string; book: string | null; source: string; received_at: string; payload: string }>(
         `SELECT seq::text, ts_us::text, id, type, book, source, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, payload
-         FROM utl_events
+         FROM utl_events e
          WHERE ($1::text[] IS NULL OR book = ANY($1::text[]))
            AND ($2::text IS NULL OR id = $2) AND ($3::text IS NULL OR type = $3)
            AND ($4::timestamptz IS NULL OR ts >= $4) AND ($5::timestamptz IS NULL OR ts <= $5)
@@ -60,7 +61,7 @@ export function eventRoutes(service: Service): FastifyPluginAsync {
                 OR split_part(split_part(payload::jsonb->>'instrument', ':', 1), '/', 2) = $7)
            AND ($8::bigint IS NULL OR (ts_us, seq) < ($8::bigint, $9::bigint))
            AND seq <= $10
-         ORDER BY ts_us DESC, seq DESC LIMIT $11`,
+         ORDER BY e.ts_us DESC, e.seq DESC LIMIT $11`,
         [books ?? null, q.id ?? null, q.type ?? null, times.from, times.to, q.venue ?? null, q.asset ?? null, after?.[0] ?? null, after?.[1] ?? null, service.stats.lastSeq, limit],
       );
       const items = rows.map((r) => {

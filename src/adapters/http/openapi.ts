@@ -1075,7 +1075,7 @@ const REPORTS: Area = {
         query('format', '`csv` (default), `json`, or for events `jsonl`.', { type: 'string', enum: ['csv', 'json', 'jsonl'] }),
         bookParam,
         query('asset', 'positions, lots, pnl: only this asset.'),
-        query('venue', 'positions, lots, pnl: only this venue.'),
+        query('venue', 'positions, lots: only positions with a quantity at this venue (not for pnl: 400).'),
         query('at', 'positions, lots: as of this instant.', { type: 'string', format: 'date-time' }),
         query('from', 'pnl, events: the start of the period.', { type: 'string', format: 'date-time' }),
         query('to', 'pnl, events: the end of the period.', { type: 'string', format: 'date-time' }),

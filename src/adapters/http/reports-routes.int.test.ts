@@ -211,4 +211,19 @@ describe('balances, PnL over periods, EOD snapshots and exports', () => {
     expect(empty.trim().split('\n')).toHaveLength(1); // the header only
     expect((await app.inject({ url: '/export/positions?format=jsonl' })).statusCode).toBe(400);
   });
+
+  it('streams an export of more events than one page: each once, in (ts, seq) order, ties on ts included', async () => {
+    // 4,100 deposits of book b3 on 41 distinct instants: pages of 2,000 cut through runs of one ts.
+    const many = Array.from({ length: 4100 }, (_, i) => ({ type: 'deposit', id: `many-${i}`, ts: `2026-01-04T00:00:${String(i % 41).padStart(2, '0')}Z`, book: 'b3', venue: 'v1', asset: 'USD', qty: '1' }));
+    expect((await post(many)).statusCode).toBe(200);
+    const lines = (await app.inject({ url: '/export/events?format=jsonl&book=b3' })).body.trim().split('\n');
+    const got = lines.map((l) => JSON.parse(l) as { id: string; ts: string });
+    expect(got).toHaveLength(4100);
+    expect(new Set(got.map((e) => e.id)).size).toBe(4100);
+    const want = [...many].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : Number(a.id.slice(5)) - Number(b.id.slice(5))));
+    expect(got.map((e) => e.id)).toEqual(want.map((e) => e.id));
+    const csvRows = rowsOf((await app.inject({ url: '/export/events?book=b3&from=2026-01-04T00:00:40Z' })).body);
+    expect(csvRows).toHaveLength(100);
+    expect(csvRows.every((r) => r.ts === '2026-01-04T00:00:40Z')).toBe(true);
+  });
 });

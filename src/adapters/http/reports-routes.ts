@@ -267,6 +267,7 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
       }
 
       if (kind === 'pnl') {
+        if (q.venue !== undefined) return problem(reply, 400, 'BAD_QUERY', 'No `venue` for pnl', "a spot position's PnL is not split by venue: filter by book or asset");
         const to = times.to;
         const from = times.from ?? dayStart(to ?? Date.now() * 1000);
         if (to !== undefined && to < from) return problem(reply, 400, 'BAD_QUERY', 'Bad period', '`to` is before `from`');
@@ -274,7 +275,7 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
         const start = await snapshots.stateBefore(from, books);
         const pnl = pnlSince(end, { period: start.state });
         const period = { from: formatTimestamp(from), to: to === undefined ? stamp : formatTimestamp(to), baseline: start.baseline };
-        const positions = pnl.positions.filter((p) => q.asset === undefined || p.asset === q.asset).filter((p) => q.venue === undefined || p.venue === q.venue);
+        const positions = pnl.positions.filter((p) => q.asset === undefined || p.asset === q.asset);
         attachment(reply, kind, format, stamp);
         if (format === 'json') {
           return { ...period, reporting: end.reporting, books: pnl.books.map((b) => ({ book: b.book, ...b.periods.period })), positions: positions.map(({ periods, ...p }) => ({ ...p, ...periods.period })) };
@@ -287,27 +288,30 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
       }
 
       // events: the log of the period in ts order, streamed page by page (a period can be large).
-      const from = times.from ?? null;
-      const to = times.to ?? null;
+      // The bounds go to `ts` (timestamptz, the partition key: months outside the period are not read).
+      const from = times.from === undefined ? null : formatTimestamp(times.from);
+      const to = times.to === undefined ? null : formatTimestamp(times.to);
       const horizon = service.stats.lastSeq;
       const type = q.type ?? null;
       const sql = service.store.sql;
       async function* pages(): AsyncGenerator<EventRow[]> {
         let after: [string, string] | null = null;
         for (;;) {
+          // ORDER BY e.seq: the column, not the SELECT's text of it (by that name, text: 10 before 9).
           const rows: EventRow[] = (
             await sql.query<EventRow>(
             `SELECT seq::text, ts_us::text, id, type, book, source, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, payload
-             FROM utl_events
-             WHERE ($1::text[] IS NULL OR book = ANY($1::text[])) AND ($2::bigint IS NULL OR ts_us >= $2) AND ($3::bigint IS NULL OR ts_us <= $3)
-               AND ($4::text IS NULL OR type = $4) AND ($5::bigint IS NULL OR (ts_us, seq) > ($5::bigint, $6::bigint)) AND seq <= $7
-             ORDER BY ts_us, seq LIMIT $8`,
+             FROM utl_events e
+             WHERE ($1::text[] IS NULL OR book = ANY($1::text[])) AND ($2::timestamptz IS NULL OR ts >= $2) AND ($3::timestamptz IS NULL OR ts <= $3)
+               AND ($4::text IS NULL OR type = $4) AND ($5::timestamptz IS NULL OR (ts, seq) > ($5::timestamptz, $6::bigint)) AND seq <= $7
+             ORDER BY e.ts, e.seq LIMIT $8`,
             [books ?? null, from, to, type, after?.[0] ?? null, after?.[1] ?? null, horizon, EXPORT_PAGE],
           )).rows;
           if (rows.length > 0) yield rows;
           if (rows.length < EXPORT_PAGE) return;
           const last: EventRow = rows[rows.length - 1]!;
-          after = [last.ts_us, last.seq];
+          // The keyset in `ts` (not ts_us): the order the (book, ts) index and the partitions give.
+          after = [formatTimestamp(Number(last.ts_us)), last.seq];
         }
       }
       async function* body(): AsyncGenerator<string> {

@@ -283,7 +283,7 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     for (let scanned = 0; items.length < limit && scanned < (allowed === undefined ? limit : REJECTED_SCAN_MAX); ) {
       const { rows } = await service.store.sql.query<Row>(
         `SELECT rid::text, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at, source, ref, event_id, code, message, raw
-         FROM utl_rejected WHERE ($1::bigint IS NULL OR rid < $1::bigint) ORDER BY rid DESC LIMIT $2`,
+         FROM utl_rejected r WHERE ($1::bigint IS NULL OR r.rid < $1::bigint) ORDER BY r.rid DESC LIMIT $2`,
         [before, allowed === undefined ? limit : Math.max(limit, 200)],
       );
       for (const r of rows) {

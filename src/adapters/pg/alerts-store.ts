@@ -100,7 +100,7 @@ export class PgAlertStore implements AlertStore {
   async listActive(): Promise<StoredAlert[]> {
     const { rows } = await this.sql.query<AlertRow>(
       `SELECT rule, key, labels::text AS labels, severity, status, active_since_ms::text, first_fired_ms::text, last_sent_ms::text, resolved_at_ms::text, summary
-       FROM utl_alerts WHERE status <> 'resolved' ORDER BY active_since_ms DESC, rule, key`,
+       FROM utl_alerts a WHERE status <> 'resolved' ORDER BY a.active_since_ms DESC, rule, key`,
     );
     return rows.map((r) => ({
       rule: r.rule,
@@ -119,7 +119,7 @@ export class PgAlertStore implements AlertStore {
   async history(opts: { limit: number; beforeId?: string | undefined }): Promise<{ items: AlertHistoryItem[]; next: string | null }> {
     const limit = Math.min(Math.max(1, Math.floor(opts.limit)), MAX_HISTORY_PAGE);
     const { rows } = await this.sql.query<{ id: string; at_ms: string; payload: string }>(
-      `SELECT id::text, at_ms::text, payload::text AS payload FROM utl_alert_events WHERE ($1::bigint IS NULL OR id < $1::bigint) ORDER BY id DESC LIMIT $2`,
+      `SELECT id::text, at_ms::text, payload::text AS payload FROM utl_alert_events a WHERE ($1::bigint IS NULL OR a.id < $1::bigint) ORDER BY a.id DESC LIMIT $2`,
       [opts.beforeId ?? null, limit],
     );
     const items = rows.map((r) => ({ id: r.id, at: iso(Number(r.at_ms)), alert: JSON.parse(r.payload) as AlertDocument }));
