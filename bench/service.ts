@@ -76,12 +76,12 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const median = (xs: number[]): number => {
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+export const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 /** Generated fills, with a mark line per 1,000 fills (so USDT-quoted fills are valued), as message payloads. */
 function fills(n: number, seed: number): string[] {
@@ -95,7 +95,7 @@ const taken = (r: Running): number => r.service.stats.booked + r.service.stats.u
 
 const subjectOf = (prefix: string, line: string): string => `${prefix}.${/"book":"([^"]+)"/.exec(line)?.[1] ?? 'global'}`;
 
-async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `utl_bench_${randomBytes(4).toString('hex')}`;
   const admin = pgSql(ADMIN);
   await admin.query(`CREATE DATABASE ${name}`);
@@ -111,7 +111,7 @@ async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
   };
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 600_000): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 600_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -119,7 +119,7 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms 
   }
 }
 
-function names(): { stream: string; subjects: string; consumer: string; updates: string } {
+export function names(): { stream: string; subjects: string; consumer: string; updates: string } {
   const r = randomBytes(4).toString('hex');
   return { stream: `UTL_BENCH_${r.toUpperCase()}`, subjects: `utlbench_${r}.events`, consumer: `bench_${r}`, updates: `utlbench_${r}.updates` };
 }
@@ -131,7 +131,7 @@ async function start(url: string, n: ReturnType<typeof names>): Promise<Running>
   );
 }
 
-async function deleteStream(nc: NatsConnection, stream: string): Promise<void> {
+export async function deleteStream(nc: NatsConnection, stream: string): Promise<void> {
   await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
 }
 

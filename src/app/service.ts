@@ -22,12 +22,13 @@ import { describeIssues, type RejectCode } from '../domain/errors.js';
 import type { LedgerEvent, TsUs } from '../domain/events.js';
 import { Ledger, type LedgerConfig, type SubmitResult } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
-import { buildReport, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
+import { buildBookUpdate, buildPositions, buildReport, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
 import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection } from '../adapters/pg/store.js';
 import { submitInMemory, submitWithHistory } from './history.js';
+import { withPositions } from './positions-json.js';
 import { EventTally, type ServiceObserver } from './observer.js';
 import type { Delivery, EventSource, UpdateSink } from './ports.js';
 
@@ -89,6 +90,12 @@ export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
   retryDelayMs: 1000,
 };
 
+/**
+ * A book's updates are at least this many times what its last one took to build and send apart
+ * (and at least `updateIntervalMs`): updates take at most about a tenth of the service's time.
+ */
+const UPDATE_COST_RATIO = 10;
+
 /** One event's fate in a batch, as the HTTP API reports it. */
 export interface EventResult {
   readonly index: number;
@@ -141,6 +148,12 @@ export class Service {
   private readonly lastPublished = new Map<string, number>();
   private readonly toPublish = new Set<string>();
   private publishTimer: NodeJS.Timeout | undefined;
+  /** When the publish timer fires (ms since the epoch), while it is set. */
+  private publishTimerAt = 0;
+  /** What each book's last update took to build and send (ms). */
+  private readonly updateCost = new Map<string, number>();
+  /** When an update of each book was last refused by the sink and logged. */
+  private readonly updateWarned = new Map<string, number>();
   private maxTs: TsUs = Number.MIN_SAFE_INTEGER;
   private stopping = false;
   private readonly sources: EventSource[] = [];
@@ -552,45 +565,73 @@ export class Service {
   /** Publishes each touched book's positions and PnL: one update per book per batch. */
   /**
    * Publishes each touched book's positions and PnL, coalesced: a book is published at most once
-   * per `updateIntervalMs`; what changes meanwhile goes in one update when the interval is up.
-   * Building an update values the whole book, so at high rates this saves most of that work.
+   * per `updateIntervalMs`, and at most once per UPDATE_COST_RATIO times what its last update
+   * took to build and send; what changes meanwhile goes in one update when the interval is up.
+   * Building an update values the whole book, so at high rates this saves most of that work, and
+   * a large book's updates (5,000 positions: milliseconds each) take a bounded share of the
+   * service's time instead of holding up the booking and the HTTP API.
    */
   private publish(books: readonly string[]): void {
     if (this.sink === undefined) return;
+    for (const b of books) this.toPublish.add(b);
+    this.publishDue();
+  }
+
+  /** Sends the pending books whose interval is up; the timer is set for the next one. */
+  private publishDue(): void {
     const now = Date.now();
     const due: string[] = [];
-    for (const b of books) {
-      if (now - (this.lastPublished.get(b) ?? 0) >= this.config.updateIntervalMs) due.push(b);
-      else this.toPublish.add(b);
+    let next = Number.POSITIVE_INFINITY;
+    for (const b of this.toPublish) {
+      const at = (this.lastPublished.get(b) ?? 0) + Math.max(this.config.updateIntervalMs, UPDATE_COST_RATIO * (this.updateCost.get(b) ?? 0));
+      if (at <= now) due.push(b);
+      else next = Math.min(next, at);
     }
     if (due.length > 0) this.send(due);
-    if (this.toPublish.size > 0 && this.publishTimer === undefined) {
-      this.publishTimer = setTimeout(() => {
-        this.publishTimer = undefined;
-        // In the booking lane: an update never shows a batch half booked.
-        void this.inBookLane(() => {
-          const later = [...this.toPublish];
-          this.toPublish.clear();
-          this.send(later);
-          return Promise.resolve();
-        });
-      }, this.config.updateIntervalMs);
-    }
+    if (next === Number.POSITIVE_INFINITY || (this.publishTimer !== undefined && this.publishTimerAt <= next)) return;
+    clearTimeout(this.publishTimer);
+    this.publishTimerAt = next;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      // In the booking lane: an update never shows a batch half booked.
+      void this.inBookLane(() => {
+        this.publishDue();
+        return Promise.resolve();
+      });
+    }, next - now);
   }
 
   private send(books: readonly string[]): void {
     if (this.sink === undefined || books.length === 0) return;
-    const report = buildReport(this.ledger, { books });
     const at = new Date().toISOString();
-    const byBook = new Map<string, PositionReport[]>();
-    for (const p of report.positions) (byBook.get(p.book) ?? byBook.set(p.book, []).get(p.book)!).push(p);
-    const now = Date.now();
     for (const book of books) {
+      const t0 = performance.now();
       this.toPublish.delete(book);
-      this.lastPublished.set(book, now);
-      const update: BookUpdate = { book, seq: this.stats.lastSeq, at, summary: report.books.find((b) => b.book === book), positions: byBook.get(book) ?? [] };
-      this.sink.publish(`${this.config.updatesPrefix}.${book}`, Buffer.from(JSON.stringify(update)));
+      this.lastPublished.set(book, Date.now());
+      const r = buildBookUpdate(this.ledger, book);
+      const update: BookUpdate = { book, seq: this.stats.lastSeq, at, summary: r?.summary, positions: r?.positions ?? [] };
+      this.publishUpdate(update);
       this.onUpdate?.(update);
+      this.updateCost.set(book, performance.now() - t0);
+    }
+  }
+
+  /**
+   * Sends one update to the sink: `JSON.stringify(update)`, byte for byte, with the positions'
+   * bytes kept from earlier updates (`withPositions`). Updates are at most once: one the sink
+   * refuses (NATS: larger than the server's max_payload) is dropped and logged (once a minute per
+   * book), never a failure of the batch, whose events are booked and must be acknowledged.
+   */
+  private publishUpdate(update: BookUpdate): void {
+    const { positions, ...rest } = update;
+    const body = withPositions(rest, positions);
+    try {
+      this.sink!.publish(`${this.config.updatesPrefix}.${update.book}`, body);
+    } catch (err) {
+      const now = Date.now();
+      if (now - (this.updateWarned.get(update.book) ?? 0) < 60_000) return;
+      this.updateWarned.set(update.book, now);
+      this.log.warn({ err: String(err), book: update.book, bytes: body.length }, 'update not published');
     }
   }
 
@@ -649,6 +690,11 @@ export class Service {
 
   report(options: ReportOptions = {}): Report {
     return buildReport(this.ledger, options);
+  }
+
+  /** The positions of `report` alone, without its aggregates (much cheaper for a large book). */
+  positions(options: ReportOptions = {}): Pick<Report, 'asOf' | 'reporting' | 'positions'> {
+    return buildPositions(this.ledger, options);
   }
 
   unbooked(): UnbookedReport[] {

@@ -6,7 +6,7 @@
  * A position with open quantity and no mark is unpriced: its unrealized PnL, value and total are
  * null, never 0, and the exposure lists it under `unpriced`.
  */
-import { type BookState, type DerivativePosition, type SpotPosition } from './book.js';
+import { type BalanceCell, type BookState, type DerivativePosition, type Position, type SpotPosition } from './book.js';
 import { Dec, DIVISION_SCALE } from './decimal.js';
 import { compareEvents, type BalanceEvent } from './events.js';
 import type { DerivativeInstrument } from './instrument.js';
@@ -162,29 +162,17 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
   for (const book of ledger.bookNames()) {
     if (only !== undefined && !only.has(book)) continue;
     const s = ledger.bookState(book)!;
-    const byVenueQty = venueQuantities(s);
-    let realized = Dec.ZERO;
-    let unrealized: Dec | undefined = Dec.ZERO;
-    let fees = s.cashFees;
-    let funding = Dec.ZERO;
-    const unpriced: string[] = [];
     const bookAssets = new Map<string, { qty: Dec; value: Dec | undefined }>();
-    for (const [, p] of byKey(s.positions)) {
-      const v = p.kind === 'spot' ? valueSpot(ledger, s, p, key, byVenueQty, options) : valueDerivative(ledger, s, p, key, options);
-      realized = realized.add(v.realized);
-      fees = fees.add(v.fees);
-      funding = funding.add(v.funding);
-      if (v.unrealized === undefined) unpriced.push(v.report.asset);
-      else if (unrealized !== undefined) unrealized = unrealized.add(v.unrealized);
+    const totals = new BookTotals(s);
+    valueBook(ledger, s, key, options, positions, (v) => {
+      totals.add(v);
       // An unpriced inverse contract has no known delta, but its asset is still unpriced.
       if (!v.deltaQty.isZero() || v.value === undefined) {
         addAsset(bookAssets, v.underlying, v.deltaQty, v.value);
         addAsset(assetQty, v.underlying, v.deltaQty, v.value);
         if (v.venue !== undefined && v.report.kind !== 'spot') addExposure(accOf(venueAcc, v.venue), v.report.asset, v.value);
       }
-      if (options.includeFlat === true || !isEmpty(v)) positions.push(v.report);
-    }
-    if (unpriced.length > 0) unrealized = undefined;
+    });
     const acc = accOf(bookAcc, book);
     for (const [asset, a] of bookAssets) addExposure(acc, asset, a.value);
     // Spot holdings at each venue: price exposure and what is held there (cash included).
@@ -197,21 +185,7 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
       else va.held = va.held.add(value);
       if (!marks.isCash(asset)) addExposure(va, asset, value);
     }
-    // Fees paid in cash can sit in no lot: they count against the total under either convention.
-    const capitalisedCashFees = s.settings.fees === 'capitalise' ? s.cashFees : Dec.ZERO;
-    const total = unrealized === undefined ? undefined : totalPnl(s.settings.fees, realized, unrealized, fees, funding).sub(capitalisedCashFees);
-    books.push({
-      book,
-      method: s.settings.method,
-      fees: s.settings.fees,
-      realizedPnl: realized.toString(),
-      unrealizedPnl: unrealized?.toString() ?? null,
-      feesPaid: fees.toString(),
-      funding: funding.toString(),
-      totalPnl: total?.toString() ?? null,
-      unpriced,
-      booked: s.booked,
-    });
+    books.push(totals.summary());
   }
   const firm = new Acc();
   const byAsset: Exposure['byAsset'] = [];
@@ -234,6 +208,201 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
       byVenue: byKey(venueAcc).map(([venue, a]) => ({ venue, held: a.held.toString(), net: a.net.toString(), gross: a.gross.toString() })),
     },
   };
+}
+
+/**
+ * Values a book's positions in key order: appends the reported ones to `positions`, and tells
+ * `each` of every one (flat ones too).
+ */
+function valueBook(ledger: Ledger, s: BookState, key: number, options: ReportOptions, positions: PositionReport[], each?: (v: Valued) => void): void {
+  const cells = cellMaps(s);
+  for (const [, p] of sortedPositions(s)) {
+    const v = valuePosition(ledger, s, p, key, options, cells);
+    each?.(v);
+    if (options.includeFlat === true || !isEmpty(v)) positions.push(v.report);
+  }
+}
+
+/** A book's summary, from its valued positions (`add` each, then `summary()`). */
+class BookTotals {
+  private realized = Dec.ZERO;
+  private unrealized: Dec | undefined = Dec.ZERO;
+  private fees: Dec;
+  private funding = Dec.ZERO;
+  private readonly unpriced: string[] = [];
+
+  constructor(private readonly s: BookState) {
+    this.fees = s.cashFees;
+  }
+
+  add(v: Valued): void {
+    this.realized = this.realized.add(v.realized);
+    this.fees = this.fees.add(v.fees);
+    this.funding = this.funding.add(v.funding);
+    if (v.unrealized === undefined) this.unpriced.push(v.report.asset);
+    else if (this.unrealized !== undefined) this.unrealized = this.unrealized.add(v.unrealized);
+  }
+
+  summary(): BookSummary {
+    const s = this.s;
+    const unrealized = this.unpriced.length > 0 ? undefined : this.unrealized;
+    // Fees paid in cash can sit in no lot: they count against the total under either convention.
+    const capitalisedCashFees = s.settings.fees === 'capitalise' ? s.cashFees : Dec.ZERO;
+    const total = unrealized === undefined ? undefined : totalPnl(s.settings.fees, this.realized, unrealized, this.fees, this.funding).sub(capitalisedCashFees);
+    return {
+      book: s.book,
+      method: s.settings.method,
+      fees: s.settings.fees,
+      realizedPnl: this.realized.toString(),
+      unrealizedPnl: unrealized?.toString() ?? null,
+      feesPaid: this.fees.toString(),
+      funding: this.funding.toString(),
+      totalPnl: total?.toString() ?? null,
+      unpriced: this.unpriced,
+      booked: s.booked,
+    };
+  }
+}
+
+/**
+ * The positions of `buildReport` (the same objects, in the same order) without what takes a pass
+ * over every balance (balances, venue balances, exposure) or a sum over every position (book
+ * summaries): what `GET /positions` shows.
+ */
+export function buildPositions(ledger: Ledger, options: ReportOptions = {}): Pick<Report, 'asOf' | 'reporting' | 'positions'> {
+  const until = ledger.config.until;
+  const key = until ?? END_TS;
+  const positions: PositionReport[] = [];
+  const only = options.books === undefined ? undefined : new Set(options.books);
+  for (const book of ledger.bookNames()) {
+    if (only === undefined || only.has(book)) valueBook(ledger, ledger.bookState(book)!, key, options, positions);
+  }
+  return { asOf: until === undefined ? null : formatTimestamp(until), reporting: ledger.config.reporting, positions };
+}
+
+/** One book's summary and positions as `buildReport` gives them (undefined: no such book): a book update. */
+export function buildBookUpdate(ledger: Ledger, book: string): { summary: BookSummary; positions: PositionReport[] } | undefined {
+  const s = ledger.bookState(book);
+  if (s === undefined) return undefined;
+  const positions: PositionReport[] = [];
+  const totals = new BookTotals(s);
+  valueBook(ledger, s, ledger.config.until ?? END_TS, {}, positions, (v) => totals.add(v));
+  return { summary: totals.summary(), positions };
+}
+
+/** A book's positions in key order; the order is kept while the book's map holds the same positions. */
+const positionOrder = new WeakMap<BookState, [string, Position][]>();
+
+function sortedPositions(s: BookState): readonly [string, Position][] {
+  let sorted = positionOrder.get(s);
+  // Positions are only ever added to a book's map; still, every kept entry is checked.
+  if (sorted === undefined || sorted.length !== s.positions.size || !sorted.every(([k, p]) => s.positions.get(k) === p)) {
+    sorted = byKey(s.positions);
+    positionOrder.set(s, sorted);
+  }
+  return sorted;
+}
+
+/**
+ * A position's valuation, kept with everything it was computed from: the book, the position's
+ * figures, the mark and (spot) the balance cells of its asset. When all of them are the same
+ * objects, or equal decimals, as at the last report, the last valuation is the answer (Decs are
+ * immutable, and the valuation reads nothing else), so a report of a large book values again only
+ * the positions that changed. Reports with lots are not kept: the lots are not among the inputs.
+ */
+interface KeptSpot {
+  readonly s: BookState;
+  readonly settings: BookState['settings'];
+  readonly qty: Dec;
+  readonly cost: Dec;
+  readonly mark: Dec | undefined;
+  readonly realized: Dec;
+  readonly fees: Dec;
+  /** (venue, quantity) of every balance cell of the asset in the book, as `assetCells` lists them. */
+  readonly cells: readonly (string | Dec)[];
+  readonly valued: Valued;
+}
+
+interface KeptDerivative {
+  readonly s: BookState;
+  readonly settings: BookState['settings'];
+  readonly inst: DerivativeInstrument;
+  readonly rQ: Dec | undefined;
+  readonly mark: Dec | undefined;
+  readonly figures: readonly Dec[];
+  readonly valued: Valued;
+}
+
+const valuations = new WeakMap<Position, KeptSpot | KeptDerivative>();
+
+/** The same decimal: the same object, or the same units at the same scale (so the same text). */
+function same(a: Dec | undefined, b: Dec | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.u === b.u && a.s === b.s);
+}
+
+function valuePosition(ledger: Ledger, s: BookState, p: Position, key: number, options: ReportOptions, cellsOf: readonly CellMap[]): Valued {
+  const keep = options.lots !== true;
+  const kept = keep ? valuations.get(p) : undefined;
+  if (p.kind === 'spot') {
+    const qty = p.lots.qty();
+    const cost = p.lots.cost();
+    const mark = ledger.marks.rate(p.asset, key);
+    if (kept !== undefined && 'cells' in kept && kept.s === s && kept.settings === s.settings && same(kept.qty, qty) && same(kept.cost, cost) && same(kept.mark, mark) &&
+      same(kept.realized, p.realized) && same(kept.fees, p.fees) && sameCells(kept.cells, cellsOf, p.asset)) {
+      return kept.valued;
+    }
+    const cells = assetCells(cellsOf, p.asset);
+    const valued = valueSpot(s, p, qty, cost, mark, cells, options);
+    if (keep) valuations.set(p, { s, settings: s.settings, qty, cost, mark, realized: p.realized, fees: p.fees, cells, valued });
+    return valued;
+  }
+  const found = ledger.instruments.lookup(p.instrument, p.venue);
+  if (!found.ok || found.instrument.kind === 'spot') throw new Error(`report invariant: booked derivative ${p.instrument} has terms`);
+  const inst = found.instrument;
+  const rQ = ledger.marks.rate(inst.quote, key);
+  const mark = ledger.marks.instrumentMark(inst.symbol, inst.base, inst.quote, key);
+  const figures = [p.qty, p.entry, p.realized, p.fees, p.funding];
+  if (kept !== undefined && 'inst' in kept && kept.s === s && kept.settings === s.settings && kept.inst === inst && same(kept.rQ, rQ) && same(kept.mark, mark) &&
+    figures.every((f, i) => same(f, kept.figures[i]))) {
+    return kept.valued;
+  }
+  const valued = valueDerivative(s, p, inst, rQ, mark, options);
+  if (keep) valuations.set(p, { s, settings: s.settings, inst, rQ, mark, figures, valued });
+  return valued;
+}
+
+/** A book's balance cells at one (venue, account), by asset. */
+interface CellMap {
+  readonly venue: string;
+  readonly assets: ReadonlyMap<string, BalanceCell>;
+}
+
+function cellMaps(s: BookState): CellMap[] {
+  const out: CellMap[] = [];
+  for (const [venue, accounts] of s.balances) for (const assets of accounts.values()) out.push({ venue, assets });
+  return out;
+}
+
+/** (venue, quantity) for each (venue, account) of the book that has a balance cell of `asset`. */
+function assetCells(cellsOf: readonly CellMap[], asset: string): (string | Dec)[] {
+  const out: (string | Dec)[] = [];
+  for (const { venue, assets } of cellsOf) {
+    const cell = assets.get(asset);
+    if (cell !== undefined) out.push(venue, cell.qty);
+  }
+  return out;
+}
+
+/** Whether `assetCells(cellsOf, asset)` would list `kept` again (without building the list). */
+function sameCells(kept: readonly (string | Dec)[], cellsOf: readonly CellMap[], asset: string): boolean {
+  let i = 0;
+  for (let m = 0; m < cellsOf.length; m++) {
+    const cell = cellsOf[m]!.assets.get(asset);
+    if (cell === undefined) continue;
+    if (kept[i] !== cellsOf[m]!.venue || !same(kept[i + 1] as Dec | undefined, cell.qty)) return false;
+    i += 2;
+  }
+  return i === kept.length;
 }
 
 function venueBalances(ledger: Ledger, ts: number): VenueBalanceReport[] {
@@ -281,31 +450,19 @@ function totalPnl(convention: string, realized: Dec, unrealized: Dec, fees: Dec,
   return convention === 'separate' ? t.sub(fees) : t;
 }
 
-/** Quantity per (asset, venue) in a book, summed over accounts. */
-function venueQuantities(s: BookState): Map<string, Map<string, Dec>> {
-  const out = new Map<string, Map<string, Dec>>();
-  for (const { venue, asset, qty } of s.balanceList()) {
-    let m = out.get(asset);
-    if (m === undefined) {
-      m = new Map();
-      out.set(asset, m);
-    }
-    m.set(venue, (m.get(venue) ?? Dec.ZERO).add(qty));
+/** The quantity per venue (summed over accounts, zeros left out, venues sorted) from `assetCells`' (venue, quantity) pairs. */
+function venueRecord(cells: readonly (string | Dec)[], only: string | undefined): Record<string, string> {
+  const byVenue = new Map<string, Dec>();
+  for (let i = 0; i < cells.length; i += 2) {
+    const venue = cells[i] as string;
+    byVenue.set(venue, (byVenue.get(venue) ?? Dec.ZERO).add(cells[i + 1] as Dec));
   }
-  return out;
-}
-
-function venueRecord(m: Map<string, Dec> | undefined, only: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  if (m === undefined) return out;
-  for (const [venue, q] of byKey(m)) if (!q.isZero() && (only === undefined || only === venue)) out[venue] = q.toString();
+  for (const [venue, q] of byKey(byVenue)) if (!q.isZero() && (only === undefined || only === venue)) out[venue] = q.toString();
   return out;
 }
 
-function valueSpot(ledger: Ledger, s: BookState, p: SpotPosition, key: number, byVenueQty: Map<string, Map<string, Dec>>, options: ReportOptions): Valued {
-  const qty = p.lots.qty();
-  const cost = p.lots.cost();
-  const mark = qty.isZero() ? ledger.marks.rate(p.asset, key) ?? undefined : ledger.marks.rate(p.asset, key);
+function valueSpot(s: BookState, p: SpotPosition, qty: Dec, cost: Dec, mark: Dec | undefined, cells: readonly (string | Dec)[], options: ReportOptions): Valued {
   const value = qty.isZero() ? Dec.ZERO : mark === undefined ? undefined : qty.mul(mark);
   const unrealized = value === undefined ? undefined : value.sub(cost);
   const total = unrealized === undefined ? undefined : totalPnl(s.settings.fees, p.realized, unrealized, p.fees, Dec.ZERO);
@@ -325,7 +482,7 @@ function valueSpot(ledger: Ledger, s: BookState, p: SpotPosition, key: number, b
     fees: p.fees.toString(),
     funding: '0',
     totalPnl: total?.toString() ?? null,
-    byVenue: venueRecord(byVenueQty.get(p.asset), p.venue),
+    byVenue: venueRecord(cells, p.venue),
     ...(options.lots === true
       ? { lots: p.lots.lots().map((l) => ({ qty: l.qty.toString(), cost: l.cost.toString(), acquired: formatTimestamp(l.ts), seq: l.seq })) }
       : {}),
@@ -333,14 +490,8 @@ function valueSpot(ledger: Ledger, s: BookState, p: SpotPosition, key: number, b
   return { report, underlying: p.asset, deltaQty: qty, value, venue: p.venue, realized: p.realized, unrealized, fees: p.fees, funding: Dec.ZERO, total };
 }
 
-function valueDerivative(ledger: Ledger, s: BookState, p: DerivativePosition, key: number, options: ReportOptions): Valued {
-  const found = ledger.instruments.lookup(p.instrument, p.venue);
-  if (!found.ok || found.instrument.kind === 'spot') throw new Error(`report invariant: booked derivative ${p.instrument} has terms`);
-  const inst: DerivativeInstrument = found.instrument;
-  const marks = ledger.marks;
+function valueDerivative(s: BookState, p: DerivativePosition, inst: DerivativeInstrument, rQ: Dec | undefined, mark: Dec | undefined, options: ReportOptions): Valued {
   const m = inst.multiplier;
-  const rQ = marks.rate(inst.quote, key);
-  const mark = marks.instrumentMark(inst.symbol, inst.base, inst.quote, key);
   const flat = p.qty.isZero();
   let value: Dec | undefined;
   let cost: Dec | undefined;

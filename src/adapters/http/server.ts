@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
+import { withPositions } from '../../app/positions-json.js';
 import { bookForbidden, installAuth, principalOf, requestedBooks, visibleBooks, type HttpAuth } from './auth.js';
 import { installWriteLimit, type WriteLimit } from './limits.js';
 import { eventRoutes } from './events-routes.js';
@@ -247,9 +248,10 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     }
     if (q.lots !== undefined && q.lots !== '1' && q.lots !== 'true' && q.lots !== '0' && q.lots !== 'false') return problem(reply, 400, 'BAD_QUERY', 'Bad `lots`', 'true (1) or false (0)');
     const options = { ...(books === undefined ? {} : { books }), lots: q.lots === '1' || q.lots === 'true' };
-    const report = at === undefined ? service.report(options) : await service.reportAt(at, options);
+    const report = at === undefined ? service.positions(options) : await service.reportAt(at, options);
     const positions = report.positions.filter((p) => (q.asset === undefined || p.asset === q.asset) && (q.venue === undefined || p.byVenue[q.venue] !== undefined));
-    return { asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq, positions };
+    // The JSON of { asOf, reporting, seq, positions }, each unchanged position's bytes kept from earlier answers.
+    return reply.type('application/json; charset=utf-8').send(withPositions({ asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq }, positions));
   });
 
   // A restricted key's aggregates are computed from its books only (the exposure's firm-wide
