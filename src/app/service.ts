@@ -20,13 +20,14 @@ import { TextDecoder } from 'node:util';
 import type { BookSettings } from '../domain/book.js';
 import { describeIssues, type RejectCode } from '../domain/errors.js';
 import type { LedgerEvent, TsUs } from '../domain/events.js';
+import type { Key } from '../domain/marks.js';
 import { Ledger, type LedgerConfig, type SubmitResult } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
 import { buildBookUpdate, buildPositions, buildReport, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
-import { restoreBook, restoreMarks, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
+import { marksSnapshotJson, restoreBook, restoreMarks, snapshotBalances, snapshotBookJson, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
-import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection } from '../adapters/pg/store.js';
+import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection, type SerializedCheckpointBook } from '../adapters/pg/store.js';
 import { submitInMemory, submitWithHistory } from './history.js';
 import { withPositions } from './positions-json.js';
 import { EventTally, type ServiceObserver } from './observer.js';
@@ -54,7 +55,10 @@ export interface ServiceConfig {
   readonly books: Readonly<Record<string, Partial<BookSettings>>>;
   /** Most messages in one commit. */
   readonly batchMax: number;
-  /** Longest a message waits for its batch to fill (ms). */
+  /**
+   * While a batch is being committed, longest the next one fills before it goes too (ms). With
+   * nothing being committed a batch goes at once.
+   */
   readonly batchWaitMs: number;
   /** A checkpoint after this many booked events… */
   readonly checkpointEvery: number;
@@ -95,6 +99,23 @@ export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
  * (and at least `updateIntervalMs`): updates take at most about a tenth of the service's time.
  */
 const UPDATE_COST_RATIO = 10;
+
+/**
+ * Joins text pieces (a large serialization), yielding to the event loop every few milliseconds
+ * so that HTTP requests and batches go on meanwhile.
+ */
+async function joinSliced(pieces: Iterable<string>, sliceMs = 4): Promise<string> {
+  const out: string[] = [];
+  let from = performance.now();
+  for (const piece of pieces) {
+    out.push(piece);
+    if (performance.now() - from >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      from = performance.now();
+    }
+  }
+  return out.join('');
+}
 
 /** One event's fate in a batch, as the HTTP API reports it. */
 export interface EventResult {
@@ -256,16 +277,20 @@ export class Service {
   /**
    * Batches by size and wait. A full batch is decoded at once and queued for the lane; the loop
    * goes on filling the next one while the lane commits (at most two batches ahead), so
-   * PostgreSQL's work overlaps this process's.
+   * PostgreSQL's work overlaps this process's. With the lanes idle a batch goes without waiting
+   * (group commit: under load, what arrives during a commit is the next batch).
    */
   private async consume(source: EventSource): Promise<void> {
     let batch: Delivery[] = [];
     let firstAt = 0;
     let timer: NodeJS.Timeout | undefined;
+    let soon: NodeJS.Immediate | undefined;
     const queued: Promise<void>[] = [];
     const flush = (): void => {
       if (timer !== undefined) clearTimeout(timer);
+      if (soon !== undefined) clearImmediate(soon);
       timer = undefined;
+      soon = undefined;
       if (batch.length === 0) return;
       const b = batch;
       batch = [];
@@ -275,7 +300,7 @@ export class Service {
       void p.finally(() => {
         void queued.splice(queued.indexOf(p), 1);
         // What arrived while the lanes were busy goes as one batch now.
-        if (batch.length > 0 && timer === undefined && queued.length < 2) flush();
+        if (batch.length > 0 && timer === undefined && soon === undefined && queued.length < 2) flush();
       });
     };
     // The wait is up: flush, unless two batches are still in the lanes. Then the batch keeps
@@ -291,7 +316,13 @@ export class Service {
         if (batch.length >= this.config.batchMax) {
           flush();
           while (queued.length >= 2) await queued[0];
-        } else if (timer === undefined && batch.length === 1) timer = setTimeout(due, this.config.batchWaitMs);
+        } else if (batch.length === 1 && timer === undefined && soon === undefined) {
+          // Lanes idle: the batch goes as soon as this read from the source is consumed (what
+          // arrived together goes together, and nothing waits for a timer). Lanes busy: it fills
+          // until one is free, or for `batchWaitMs` while only one batch is in them.
+          if (queued.length === 0) soon = setImmediate(flush);
+          else timer = setTimeout(due, this.config.batchWaitMs);
+        }
         if (this.stopping) break;
       }
     } catch (err) {
@@ -637,36 +668,49 @@ export class Service {
 
   /** A restart point, then the windows trimmed (their new bases stored for late events). */
   /**
-   * A restart point, then the windows trimmed (their new bases stored for late events). The state
-   * is serialized here, at once; the writes run beside the booking that goes on (one checkpoint
-   * in flight at a time), so a checkpoint does not stall the pipeline. `flushCheckpoint` waits.
+   * A restart point, then the windows trimmed (their new bases stored for late events). Here, in
+   * the booking lane, only what it writes is frozen: the marks' series and the books' states
+   * copied (the state moves on once this returns), the bases taken (snapshots, which nothing
+   * changes). Serializing that (a book of 5,000 positions and their lots: hundreds of ms) and the
+   * writes run beside the booking and the API, the serialization a slice of a few ms at a time
+   * (one checkpoint in flight at a time), so a checkpoint stalls neither. `flushCheckpoint` waits.
    */
   private checkpoint(): Promise<void> {
     if (this.checkpointing !== undefined) return this.checkpointing; // the next one comes later
     const t0 = performance.now();
     const seq = this.stats.lastSeq;
-    const doc: CheckpointDoc = {
-      marks: snapshotMarks(this.ledger.marks),
+    const marks = this.ledger.marks.series().map(([asset, quote, points]) => [asset, quote, points.slice()] as const);
+    const rest: Omit<CheckpointDoc, 'marks'> = {
       instruments: this.ledger.instruments.entries().map((i) => ({ symbol: i.symbol, venue: i.venue, multiplier: i.multiplier.toString() })),
       pending: [...new Set([...this.ledger.pendingCorrections(), ...this.ledger.invalidCorrections().map((c) => c.id)])],
       reports: this.ledger.reports.map((r) => r.id),
       maxTs: this.maxTs,
     };
     const dirty = [...this.checkpointDirty];
-    const books = this.ledger.checkpoint().filter((b) => this.checkpointDirty.has(b.book));
+    const books = this.ledger.checkpoint().filter((b) => this.checkpointDirty.has(b.book)).map((b) => ({ ...b, state: b.state.clone() }));
     this.checkpointDirty.clear();
-    // Both calls serialize what they write before their first await: the state may move on.
-    const saved = this.store.saveCheckpoint(seq, JSON.stringify(doc), books);
-    const bases = this.store.saveBases(this.ledger.trim(this.maxTs - this.config.lateWindowUs, this.config.windowMaxEvents));
+    const bases = this.ledger.trim(this.maxTs - this.config.lateWindowUs, this.config.windowMaxEvents);
     this.sinceCheckpoint = 0;
     this.lastCheckpointAt = Date.now();
-    const serializeMs = performance.now() - t0;
-    const done = Promise.all([saved, bases])
-      .then(() => this.store.pruneCheckpoints(2))
+    const frozenMs = performance.now() - t0;
+    let serializeMs = 0;
+    const write = async (): Promise<void> => {
+      const t1 = performance.now();
+      // JSON.stringify(doc), CheckpointDoc's fields in order.
+      const ledger = `{"marks":${await joinSliced(marksSnapshotJson(marks))},${JSON.stringify(rest).slice(1)}`;
+      const rows: SerializedCheckpointBook[] = [];
+      for (const b of books) rows.push({ book: b.book, last: b.last, consulted: b.consulted, state: await joinSliced(snapshotBookJson(b.state)), balances: snapshotBalances(b.state) });
+      const baseRows: { book: string; key: Key; state: string }[] = [];
+      for (const b of bases) baseRows.push({ book: b.book, key: b.base.key, state: await joinSliced(snapshotBookJson(b.base.state)) });
+      serializeMs = performance.now() - t1;
+      await Promise.all([this.store.saveCheckpointJson(seq, ledger, rows), this.store.saveBasesJson(baseRows)]);
+      await this.store.pruneCheckpoints(2);
+    };
+    const done = write()
       .then(
         () => {
           this.stats.checkpoints++;
-          this.log.info({ seq, books: books.length, serializeMs: Math.round(serializeMs), totalMs: Math.round(performance.now() - t0) }, 'checkpoint');
+          this.log.info({ seq, books: books.length, frozenMs: Math.round(frozenMs), serializeMs: Math.round(serializeMs), totalMs: Math.round(performance.now() - t0) }, 'checkpoint');
         },
         (err: unknown) => {
           // Not written: those books go into the next checkpoint again.

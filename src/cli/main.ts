@@ -144,7 +144,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--consumer <name>', 'durable consumer name').env('UTL_CONSUMER').default('utl'))
     .addOption(new Option('--updates <prefix>', 'subject prefix of the updates published (<prefix>.<book>)').env('UTL_UPDATES').default('utl.updates'))
     .addOption(new Option('--batch-max <n>', 'most messages per commit').env('UTL_BATCH_MAX').argParser(parseCount).default(1000))
-    .addOption(new Option('--batch-wait-ms <ms>', 'longest wait for a batch to fill').env('UTL_BATCH_WAIT_MS').argParser(parseCount).default(5))
+    .addOption(new Option('--batch-wait-ms <ms>', 'while a batch is being committed, longest the next one fills (an idle service commits at once)').env('UTL_BATCH_WAIT_MS').argParser(parseCount).default(5))
     .addOption(new Option('--ack-wait-ms <ms>', 'JetStream redelivers a message not acknowledged within this time').env('UTL_ACK_WAIT_MS').argParser(parseCount).default(10_000))
     .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(50_000))
     .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
