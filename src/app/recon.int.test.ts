@@ -173,4 +173,22 @@ describe('reconciliation in the service', () => {
       ['accounted', true],
     ]);
   });
+
+  it('accounted covers what came since the last run, the whole log with run=full, and finds a logged event without its key', async () => {
+    await post('/events', [{ type: 'price', id: 'acc-1', ts: '2026-01-02T12:00:00Z', asset: 'BTC', quote: 'USD', price: '42000' }]);
+    const since = ((await get('/checks?run=1')).checks as { name: string; detail: string }[]).find((x) => x.name === 'accounted')!;
+    expect(since.detail).toMatch(/^1 events in seqs \d+\.\.\d+: each logged once and booked$/);
+    const full = ((await get('/checks?run=full')).checks as { name: string; ok: boolean; detail: string }[]).find((x) => x.name === 'accounted')!;
+    expect(full.detail).toMatch(/^\d+ events up to seq \d+: each logged once and booked$/);
+    // A key lost (a broken restore, a hand edit): the run over the whole log finds it.
+    const sql = running.service.store.sql;
+    await sql.query("UPDATE utl_event_keys SET seq = -seq WHERE id = 'acc-1'");
+    try {
+      const broken = ((await get('/checks?run=full')).checks as { name: string; ok: boolean; failures: string[] }[]).find((x) => x.name === 'accounted')!;
+      expect(broken.ok).toBe(false);
+      expect(broken.failures[0]).toMatch(/^1 logged events up to seq \d+ have no idempotency key of their id and seq$/);
+    } finally {
+      await sql.query("UPDATE utl_event_keys SET seq = -seq WHERE id = 'acc-1'");
+    }
+  });
 });

@@ -10,7 +10,7 @@
  * - `POST /recon/trades` `{venue, from?, to?, trades: [...]}`: a venue's trade history (canonical
  *   trade events or ccxt `fetchMyTrades` output) against the fills booked there;
  * - `GET /recon/transfers?from=&until=`: withdrawals matched to deposits, in transit, too old;
- * - `GET /checks` (`?run=1` runs them now): the consistency checks;
+ * - `GET /checks` (`?run=1` runs them now, `?run=full` over the whole log): the consistency checks;
  * - `GET /audit?target=&limit=`: who did what to which break.
  * Bodies are JSON; errors are problem+json with a stable `code`.
  */
@@ -221,7 +221,9 @@ export function reconRoutes(recon: Reconciler, store: ReconStore, clock: () => n
 
     app.get('/checks', async (req) => {
       const q = req.query as Obj;
-      if (q.run === '1' || q.run === 'true' || recon.checkedAtMs === undefined) await recon.runChecks();
+      // run=full: flows over every event held and the whole log accounted for (reads the whole log).
+      if (q.run === 'full') await recon.runChecks({ full: true });
+      else if (q.run === '1' || q.run === 'true' || recon.checkedAtMs === undefined) await recon.runChecks();
       const checks = recon.checks;
       return { ok: checks.every((c) => c.ok), checkedAt: new Date(recon.checkedAtMs ?? clock()).toISOString(), checks };
     });

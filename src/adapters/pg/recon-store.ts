@@ -71,21 +71,30 @@ export class ReconStore {
   }
 
   /**
-   * Every event committed is accounted for: each idempotency key up to `lastSeq` has its row in
-   * the log (and no row lacks its key), and nothing committed more than `graceSeconds` ago is
-   * still waiting to be booked (seq beyond what the ledger has booked).
+   * Every event committed is accounted for, over the seqs `(from, lastSeq]`: each event of the log
+   * there has its idempotency key (the same id and seq), no seq is logged twice, and nothing
+   * committed more than `graceSeconds` ago is still waiting to be booked (seq beyond `lastSeq`).
+   * With `from` 0, the whole log, and also as many keys as events (no key without its row).
+   * The range reads go by the log's BRIN index on seq, so a run costs what came since the last.
    */
-  async accounted(lastSeq: number, graceSeconds: number): Promise<CheckResult> {
-    const { rows } = await this.sql.query<{ keys: string; events: string; waiting: string }>(
-      `SELECT (SELECT count(*) FROM utl_event_keys WHERE seq <= $1) AS keys, (SELECT count(*) FROM utl_events WHERE seq <= $1) AS events,
-              (SELECT count(*) FROM utl_events WHERE seq > $1 AND received_at < now() - make_interval(secs => $2)) AS waiting`,
-      [lastSeq, graceSeconds],
+  async accounted(from: number, lastSeq: number, graceSeconds: number): Promise<CheckResult> {
+    const { rows } = await this.sql.query<{ events: string; unkeyed: string; doubled: string; keys: string | null; waiting: string }>(
+      `SELECT (SELECT count(*) FROM utl_events WHERE seq > $1 AND seq <= $2) AS events,
+              (SELECT count(*) FROM utl_events e WHERE e.seq > $1 AND e.seq <= $2
+                 AND NOT EXISTS (SELECT 1 FROM utl_event_keys k WHERE k.id = e.id AND k.seq = e.seq)) AS unkeyed,
+              (SELECT count(*) FROM (SELECT seq FROM utl_events WHERE seq > $1 AND seq <= $2 GROUP BY seq HAVING count(*) > 1) d) AS doubled,
+              CASE WHEN $1 = 0 THEN (SELECT count(*) FROM utl_event_keys WHERE seq <= $2) END AS keys,
+              (SELECT count(*) FROM utl_events WHERE seq > $2 AND received_at < now() - make_interval(secs => $3)) AS waiting`,
+      [from, lastSeq, graceSeconds],
     );
     const r = rows[0]!;
+    const range = from === 0 ? `up to seq ${lastSeq}` : `in seqs ${from + 1}..${lastSeq}`;
     const failures: string[] = [];
-    if (r.keys !== r.events) failures.push(`${r.keys} idempotency keys but ${r.events} logged events up to seq ${lastSeq}`);
+    if (r.unkeyed !== '0') failures.push(`${r.unkeyed} logged events ${range} have no idempotency key of their id and seq`);
+    if (r.doubled !== '0') failures.push(`${r.doubled} seqs ${range} are logged more than once`);
+    if (r.keys !== null && r.keys !== r.events) failures.push(`${r.keys} idempotency keys but ${r.events} logged events ${range}`);
     if (r.waiting !== '0') failures.push(`${r.waiting} events committed more than ${graceSeconds} s ago are not booked (booked up to seq ${lastSeq})`);
-    return { name: 'accounted', ok: failures.length === 0, detail: failures[0] ?? `${r.events} events up to seq ${lastSeq}: each logged once and booked`, failures };
+    return { name: 'accounted', ok: failures.length === 0, detail: failures[0] ?? `${r.events} events ${range}: each logged once and booked`, failures };
   }
 
   async audit(actor: string, action: string, target: string, detail: unknown): Promise<void> {
