@@ -22,7 +22,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager, jetstream, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import { generateLog } from './generate.js';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { bufferedFileWriter, generateLog } from './generate.js';
 import { isMain } from './main.js';
 import { connectNats, ensureEventStream, publishAll, type NatsConnection, type OutboundMessage } from '../src/adapters/nats/jetstream.js';
 import { pgSql } from '../src/adapters/pg/sql.js';
@@ -334,16 +338,31 @@ async function restart(nc: NatsConnection, count: number): Promise<{ events: num
   try {
     let running = await start(db.url, n);
     // One log, in time order, published in chunks (a chunk that went back in time would make
-    // every fill a late one: a different benchmark).
-    const all = fills(count, 1000);
+    // every fill a late one: a different benchmark). Written to a file first and read back chunk
+    // by chunk: 10M lines held as strings would not fit the default heap.
+    const dir = mkdtempSync(join(tmpdir(), 'utl-restart-'));
+    const file = join(dir, 'log.jsonl');
+    const w = bufferedFileWriter(file);
+    generateLog({ fills: count, seed: 1000, instruments: 50, venues: 5, pricesEvery: 1000 }, w.write);
+    w.close();
     const chunk = 200_000;
     let target = 0;
-    for (let i = 0; i < all.length; i += chunk) {
-      const lines = all.slice(i, i + chunk);
+    let lines: string[] = [];
+    const publishChunk = async (): Promise<void> => {
       await publishAll(nc, lines.map((l) => ({ subject: subjectOf(n.subjects, l), data: Buffer.from(l) })), { timeoutMs: 120_000 });
       target += lines.length;
+      lines = [];
       await waitFor(() => taken(running) >= target, 'the restart log');
       process.stderr.write(`restart: ${target} events in the log\n`);
+    };
+    try {
+      for await (const l of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+        if (l.length > 0) lines.push(l);
+        if (lines.length >= chunk) await publishChunk();
+      }
+      if (lines.length > 0) await publishChunk();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     await running.stop();
     const t0 = performance.now();
