@@ -55,30 +55,55 @@ function rowLot(r: LotRow): Lot {
 
 export function snapshotBook(s: BookState): BookSnapshot {
   const positions: PositionSnapshot[] = [];
-  for (const [key, p] of s.positions) {
-    if (p.kind === 'spot') {
-      positions.push({ kind: 'spot', key, asset: p.asset, venue: p.venue ?? null, realized: p.realized.toString(), fees: p.fees.toString(), lots: p.lots.lots().map(lotRow) });
-    } else {
-      positions.push({
-        kind: 'derivative',
-        key,
-        instrument: p.instrument,
-        venue: p.venue,
-        qty: p.qty.toString(),
-        entry: p.entry.toString(),
-        realized: p.realized.toString(),
-        realizedSettle: p.realizedSettle.toString(),
-        fees: p.fees.toString(),
-        funding: p.funding.toString(),
-        fundingSettle: p.fundingSettle.toString(),
-      });
-    }
-  }
-  const balances: BookSnapshot['balances'] = [];
-  for (const [venue, accounts] of s.balances) for (const [account, assets] of accounts) for (const [asset, cell] of assets) balances.push([venue, account, asset, cell.qty.toString()]);
+  for (const [key, p] of s.positions) positions.push(snapshotPosition(key, p));
   const unbooked: BookSnapshot['unbooked'] = [];
   for (const [id, u] of s.unbooked) unbooked.push([id, u.code, u.message, u.ts]);
-  return { book: s.book, settings: s.settings, positions, balances, unbooked, cashFees: s.cashFees.toString(), lotSeq: s.lotSeq, booked: s.booked };
+  return { book: s.book, settings: s.settings, positions, balances: snapshotBalances(s), unbooked, cashFees: s.cashFees.toString(), lotSeq: s.lotSeq, booked: s.booked };
+}
+
+/**
+ * `JSON.stringify(snapshotBook(s))` in pieces, one per position (the lots are most of a large
+ * book's snapshot), for a caller that does other work between them. Read all of it before `s`
+ * changes again.
+ */
+export function* snapshotBookJson(s: BookState): Generator<string, void, undefined> {
+  const head = JSON.stringify({ book: s.book, settings: s.settings });
+  yield `${head.slice(0, -1)},"positions":[`;
+  let first = true;
+  for (const [key, p] of s.positions) {
+    yield `${first ? '' : ','}${JSON.stringify(snapshotPosition(key, p))}`;
+    first = false;
+  }
+  const unbooked: BookSnapshot['unbooked'] = [];
+  for (const [id, u] of s.unbooked) unbooked.push([id, u.code, u.message, u.ts]);
+  const tail = JSON.stringify({ balances: snapshotBalances(s), unbooked, cashFees: s.cashFees.toString(), lotSeq: s.lotSeq, booked: s.booked });
+  yield `],${tail.slice(1)}`;
+}
+
+/** Every balance cell of the book (zeros too), as in its snapshot. */
+export function snapshotBalances(s: BookState): BookSnapshot['balances'] {
+  const balances: BookSnapshot['balances'] = [];
+  for (const [venue, accounts] of s.balances) for (const [account, assets] of accounts) for (const [asset, cell] of assets) balances.push([venue, account, asset, cell.qty.toString()]);
+  return balances;
+}
+
+function snapshotPosition(key: string, p: Position): PositionSnapshot {
+  if (p.kind === 'spot') {
+    return { kind: 'spot', key, asset: p.asset, venue: p.venue ?? null, realized: p.realized.toString(), fees: p.fees.toString(), lots: p.lots.lots().map(lotRow) };
+  }
+  return {
+    kind: 'derivative',
+    key,
+    instrument: p.instrument,
+    venue: p.venue,
+    qty: p.qty.toString(),
+    entry: p.entry.toString(),
+    realized: p.realized.toString(),
+    realizedSettle: p.realizedSettle.toString(),
+    fees: p.fees.toString(),
+    funding: p.funding.toString(),
+    fundingSettle: p.fundingSettle.toString(),
+  };
 }
 
 export function restoreBook(snap: BookSnapshot): BookState {
@@ -117,6 +142,16 @@ export type MarksSnapshot = [asset: string, quote: string, points: [ts: TsUs, id
 
 export function snapshotMarks(m: Marks): MarksSnapshot {
   return m.series().map(([asset, quote, points]) => [asset, quote, points.map((p) => [p.ts, p.id, p.price.toString()] as [TsUs, string, string])]);
+}
+
+/**
+ * `JSON.stringify(snapshotMarks(m))` in pieces, one per series, from `m.series()` with each
+ * series' points copied (the series themselves grow as marks arrive).
+ */
+export function* marksSnapshotJson(series: readonly (readonly [string, string, readonly { ts: TsUs; id: string; price: Dec }[]])[]): Generator<string, void, undefined> {
+  yield '[';
+  for (const [i, [asset, quote, points]] of series.entries()) yield `${i === 0 ? '' : ','}${JSON.stringify([asset, quote, points.map((p) => [p.ts, p.id, p.price.toString()])])}`;
+  yield ']';
 }
 
 export function restoreMarks(m: Marks, snap: MarksSnapshot): void {

@@ -17,7 +17,7 @@ import { isBookEvent, type LedgerEvent, type TsUs } from '../../domain/events.js
 import type { InstrumentRegistry } from '../../domain/instrument.js';
 import { contentText, type BookBase } from '../../domain/ledger.js';
 import type { Key } from '../../domain/marks.js';
-import { restoreBook, snapshotBook, type BookSnapshot } from '../../domain/snapshot.js';
+import { restoreBook, snapshotBalances, snapshotBook, type BookSnapshot } from '../../domain/snapshot.js';
 import { formatTimestamp } from '../../domain/time.js';
 import { decodeTradeLine } from '../../domain/tradeline.js';
 import { validateEvent } from '../../domain/validate.js';
@@ -72,6 +72,15 @@ export interface CheckpointBook {
   readonly last: Key | undefined;
   readonly consulted: readonly string[];
   readonly state: BookState;
+}
+
+/** A checkpoint's book with its state serialized: `JSON.stringify(snapshotBook(state))` and its `snapshotBalances`. */
+export interface SerializedCheckpointBook {
+  readonly book: string;
+  readonly last: Key | undefined;
+  readonly consulted: readonly string[];
+  readonly state: string;
+  readonly balances: BookSnapshot['balances'];
 }
 
 export interface Checkpoint {
@@ -216,7 +225,12 @@ export class PgStore implements HistoryStore {
 
   /** A restart point: the ledger document and the books changed since the last one. */
   async saveCheckpoint(seq: number, ledger: string, books: readonly CheckpointBook[]): Promise<void> {
-    const rows = books.map((b) => ({ b, state: snapshotBook(b.state) }));
+    const rows = books.map((b) => ({ book: b.book, last: b.last, consulted: b.consulted, state: JSON.stringify(snapshotBook(b.state)), balances: snapshotBalances(b.state) }));
+    await this.saveCheckpointJson(seq, ledger, rows);
+  }
+
+  /** `saveCheckpoint` with the books' states serialized already (`snapshotBookJson`, and their `snapshotBalances`). */
+  async saveCheckpointJson(seq: number, ledger: string, rows: readonly SerializedCheckpointBook[]): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query('INSERT INTO utl_checkpoints (seq, ledger) VALUES ($1, $2) ON CONFLICT (seq) DO UPDATE SET ledger = EXCLUDED.ledger, taken_at = now()', [seq, ledger]);
       if (rows.length === 0) return;
@@ -226,24 +240,24 @@ export class PgStore implements HistoryStore {
          ON CONFLICT (book, seq) DO UPDATE SET last_ts_us = EXCLUDED.last_ts_us, last_id = EXCLUDED.last_id, consulted = EXCLUDED.consulted, state = EXCLUDED.state`,
         [
           seq,
-          rows.map((r) => r.b.book),
-          rows.map((r) => (r.b.last === undefined ? null : String(r.b.last.ts))),
-          rows.map((r) => r.b.last?.id ?? null),
-          rows.map((r) => JSON.stringify(r.b.consulted)),
-          rows.map((r) => JSON.stringify(r.state)),
+          rows.map((r) => r.book),
+          rows.map((r) => (r.last === undefined ? null : String(r.last.ts))),
+          rows.map((r) => r.last?.id ?? null),
+          rows.map((r) => JSON.stringify(r.consulted)),
+          rows.map((r) => r.state),
         ],
       );
       const bal: string[][] = [[], [], [], [], []];
       for (const r of rows) {
-        for (const [venue, account, asset, qty] of r.state.balances) {
-          bal[0]!.push(r.b.book);
+        for (const [venue, account, asset, qty] of r.balances) {
+          bal[0]!.push(r.book);
           bal[1]!.push(venue);
           bal[2]!.push(account);
           bal[3]!.push(asset);
           bal[4]!.push(qty);
         }
       }
-      await tx.query('DELETE FROM utl_balances WHERE book = ANY($1::text[])', [rows.map((r) => r.b.book)]);
+      await tx.query('DELETE FROM utl_balances WHERE book = ANY($1::text[])', [rows.map((r) => r.book)]);
       if (bal[0]!.length > 0) {
         await tx.query('INSERT INTO utl_balances (book, venue, account, asset, qty, as_of) SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[])', [...bal, seq]);
       }
@@ -287,11 +301,16 @@ export class PgStore implements HistoryStore {
   }
 
   async saveBases(bases: readonly { book: string; base: BookBase }[]): Promise<void> {
+    await this.saveBasesJson(bases.map((b) => ({ book: b.book, key: b.base.key, state: JSON.stringify(snapshotBook(b.base.state)) })));
+  }
+
+  /** `saveBases` with the states serialized already (`snapshotBookJson`). */
+  async saveBasesJson(bases: readonly { book: string; key: Key; state: string }[]): Promise<void> {
     if (bases.length === 0) return;
     await this.sql.query(
       `INSERT INTO utl_book_bases (book, ts_us, id, state) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
        ON CONFLICT (book, ts_us, id) DO UPDATE SET state = EXCLUDED.state`,
-      [bases.map((b) => b.book), bases.map((b) => String(b.base.key.ts)), bases.map((b) => b.base.key.id), bases.map((b) => JSON.stringify(snapshotBook(b.base.state)))],
+      [bases.map((b) => b.book), bases.map((b) => String(b.key.ts)), bases.map((b) => b.key.id), bases.map((b) => b.state)],
     );
   }
 
