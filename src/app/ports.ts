@@ -55,5 +55,7 @@ export interface EventSource {
 /** Where position/PnL updates go out (`utl.updates.<book>`). Fire and forget. */
 export interface UpdateSink {
   publish(subject: string, payload: Uint8Array): void;
+  /** The largest payload the sink takes (bytes), when it has a limit (NATS: the server's max_payload). */
+  readonly maxPayload?: number | undefined;
   close(): Promise<void>;
 }

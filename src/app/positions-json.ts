@@ -14,9 +14,13 @@ const bytesOf = new WeakMap<PositionReport, Uint8Array>();
 const COMMA = encoder.encode(',');
 const CLOSE = encoder.encode(']}');
 
-export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): Buffer {
+/** The body; undefined when it would be longer than `maxBytes` (then it is not put together). */
+export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): Buffer;
+export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[], maxBytes: number | undefined): Buffer | undefined;
+export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[], maxBytes?: number): Buffer | undefined {
   const h = JSON.stringify(head);
   const pieces: Uint8Array[] = [encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`)];
+  let length = pieces[0]!.length + CLOSE.length;
   for (const [i, p] of positions.entries()) {
     let bytes = bytesOf.get(p);
     if (bytes === undefined) {
@@ -25,7 +29,8 @@ export function withPositions(head: Readonly<Record<string, unknown>>, positions
     }
     if (i > 0) pieces.push(COMMA);
     pieces.push(bytes);
+    length += bytes.length + (i > 0 ? 1 : 0);
   }
   pieces.push(CLOSE);
-  return Buffer.concat(pieces);
+  return maxBytes !== undefined && length > maxBytes ? undefined : Buffer.concat(pieces, length);
 }

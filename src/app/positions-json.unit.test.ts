@@ -17,6 +17,14 @@ describe('withPositions', () => {
     }
   });
 
+  it('is undefined when longer than maxBytes, and whole when not', () => {
+    const ps = [position('BTC'), position('ETH')];
+    const length = Buffer.byteLength(JSON.stringify({ seq: 1, positions: ps }));
+    expect(withPositions({ seq: 1 }, ps, length - 1)).toBeUndefined();
+    expect(withPositions({ seq: 1 }, ps, length)!.toString()).toBe(JSON.stringify({ seq: 1, positions: ps }));
+    expect(withPositions({ seq: 1 }, ps, undefined)!.length).toBe(length);
+  });
+
   it('gives the same bytes for the same objects again (their text is kept)', () => {
     const ps = [position('BTC'), position('ETH')];
     const a = withPositions({ seq: 1 }, ps);

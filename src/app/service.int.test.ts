@@ -197,3 +197,36 @@ describe('service recovery', () => {
     }
   });
 });
+
+describe('service updates', () => {
+  it('an update larger than the sink takes, or one the sink refuses, is dropped and logged: the batch is booked all the same', async () => {
+    const db = await freshDatabase();
+    const sql = pgSql(db.url);
+    try {
+      const lines = generatedLines(300, 5);
+      const published: { subject: string; bytes: number }[] = [];
+      const warned: string[] = [];
+      const log = { ...quiet, warn: (_o: object, msg?: string) => void warned.push(msg ?? '') };
+      const small = { publish: (subject: string, p: Uint8Array) => void published.push({ subject, bytes: p.length }), close: () => Promise.resolve(), maxPayload: 200 };
+      const first = new Service(new PgStore(sql, new InstrumentRegistry()), small, serviceConfig(), log);
+      await first.start();
+      expect((await first.submit(lines.slice(0, 150), 'http')).status).toBe(200);
+      expect(published).toEqual([]);
+      expect(warned).toContain('update not published');
+      expect(first.stats.booked).toBeGreaterThan(0);
+      await first.stop();
+
+      const refusing = { publish: () => { throw new Error('max_payload size exceeded'); }, close: () => Promise.resolve() };
+      const second = new Service(new PgStore(sql, new InstrumentRegistry()), refusing, serviceConfig(), log);
+      await second.start();
+      const before = second.stats.booked;
+      expect((await second.submit(lines.slice(150), 'http')).status).toBe(200);
+      expect(second.stats.booked).toBeGreaterThan(before);
+      expect(second.digest()).toBe((await offline(lines)).digest);
+      await second.stop();
+    } finally {
+      await sql.close();
+      await db.drop();
+    }
+  });
+});

@@ -649,21 +649,28 @@ export class Service {
 
   /**
    * Sends one update to the sink: `JSON.stringify(update)`, byte for byte, with the positions'
-   * bytes kept from earlier updates (`withPositions`). Updates are at most once: one the sink
-   * refuses (NATS: larger than the server's max_payload) is dropped and logged (once a minute per
-   * book), never a failure of the batch, whose events are booked and must be acknowledged.
+   * bytes kept from earlier updates (`withPositions`). Updates are at most once: one larger than
+   * the sink takes (NATS: the server's max_payload), or that the sink refuses, is dropped and
+   * logged (once a minute per book), never a failure of the batch, whose events are booked and
+   * must be acknowledged.
    */
   private publishUpdate(update: BookUpdate): void {
     const { positions, ...rest } = update;
-    const body = withPositions(rest, positions);
-    try {
-      this.sink!.publish(`${this.config.updatesPrefix}.${update.book}`, body);
-    } catch (err) {
-      const now = Date.now();
-      if (now - (this.updateWarned.get(update.book) ?? 0) < 60_000) return;
-      this.updateWarned.set(update.book, now);
-      this.log.warn({ err: String(err), book: update.book, bytes: body.length }, 'update not published');
+    const sink = this.sink!;
+    let err: unknown = `larger than the sink's max payload (${sink.maxPayload} bytes)`;
+    const body = withPositions(rest, positions, sink.maxPayload);
+    if (body !== undefined) {
+      try {
+        sink.publish(`${this.config.updatesPrefix}.${update.book}`, body);
+        return;
+      } catch (e) {
+        err = e;
+      }
     }
+    const now = Date.now();
+    if (now - (this.updateWarned.get(update.book) ?? 0) < 60_000) return;
+    this.updateWarned.set(update.book, now);
+    this.log.warn({ err: String(err), book: update.book, positions: positions.length }, 'update not published');
   }
 
   /** A restart point, then the windows trimmed (their new bases stored for late events). */

@@ -571,6 +571,9 @@ export function natsUpdateSink(nc: NatsConnection): UpdateSink {
     publish(subject, payload) {
       if (!nc.isClosed()) nc.publish(subject, payload);
     },
+    get maxPayload() {
+      return nc.info?.max_payload;
+    },
     async close() {
       if (!nc.isClosed()) await nc.flush().catch(() => undefined);
     },
