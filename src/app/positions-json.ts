@@ -3,7 +3,7 @@
  * bytes: `JSON.stringify({ ...head, positions })`, byte for byte, with each position's bytes kept
  * beside its report. A report is immutable, and a position that has not changed is the same
  * object from one report to the next (`buildPositions` keeps its valuation), so only the changed
- * positions are serialized again; the body is then one copy of bytes, with no large string to
+ * positions are serialized again; the body is then a copy of bytes, with no large string to
  * build, measure and encode (a book of 5,000 positions is about 1.5 MB).
  */
 import type { PositionReport } from '../domain/report.js';
@@ -13,24 +13,53 @@ const encoder = new TextEncoder();
 const bytesOf = new WeakMap<PositionReport, Uint8Array>();
 const COMMA = encoder.encode(',');
 const CLOSE = encoder.encode(']}');
+/** The size of the chunks of `positionsBody`. */
+const CHUNK = 64 * 1024;
 
-/** The body; undefined when it would be longer than `maxBytes` (then it is not put together). */
-export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): Buffer;
-export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[], maxBytes: number | undefined): Buffer | undefined;
-export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[], maxBytes?: number): Buffer | undefined {
+/** The body's pieces in order (the positions' kept bytes among them), and its length. */
+function pieces(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): { pieces: Uint8Array[]; length: number } {
   const h = JSON.stringify(head);
-  const pieces: Uint8Array[] = [encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`)];
-  let length = pieces[0]!.length + CLOSE.length;
+  const out: Uint8Array[] = [encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`)];
+  let length = out[0]!.length + CLOSE.length;
   for (const [i, p] of positions.entries()) {
     let bytes = bytesOf.get(p);
     if (bytes === undefined) {
       bytes = encoder.encode(JSON.stringify(p));
       bytesOf.set(p, bytes);
     }
-    if (i > 0) pieces.push(COMMA);
-    pieces.push(bytes);
+    if (i > 0) out.push(COMMA);
+    out.push(bytes);
     length += bytes.length + (i > 0 ? 1 : 0);
   }
-  pieces.push(CLOSE);
-  return maxBytes !== undefined && length > maxBytes ? undefined : Buffer.concat(pieces, length);
+  out.push(CLOSE);
+  return { pieces: out, length };
+}
+
+/** The body in one buffer; undefined when it would be longer than `maxBytes` (then it is not put together). */
+export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): Buffer;
+export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[], maxBytes: number | undefined): Buffer | undefined;
+export function withPositions(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[], maxBytes?: number): Buffer | undefined {
+  const b = pieces(head, positions);
+  return maxBytes !== undefined && b.length > maxBytes ? undefined : Buffer.concat(b.pieces, b.length);
+}
+
+/**
+ * The body in chunks of about 64 KiB, to be written one after the other (an HTTP answer): no
+ * buffer of the whole body is allocated (for a large body that costs more than the copy itself:
+ * fresh memory, page by page).
+ */
+export function positionsBody(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): { length: number; chunks: Buffer[] } {
+  const b = pieces(head, positions);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  let size = 0;
+  for (let i = 0; i < b.pieces.length; i++) {
+    size += b.pieces[i]!.length;
+    if (size >= CHUNK || i === b.pieces.length - 1) {
+      chunks.push(Buffer.concat(b.pieces.slice(from, i + 1), size));
+      from = i + 1;
+      size = 0;
+    }
+  }
+  return { length: b.length, chunks };
 }

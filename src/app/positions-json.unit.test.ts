@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PositionReport } from '../domain/report.js';
-import { withPositions } from './positions-json.js';
+import { positionsBody, withPositions } from './positions-json.js';
 
 const position = (asset: string, extra: Partial<PositionReport> = {}): PositionReport => ({
   book: 'b1', asset, kind: 'spot', method: 'fifo', qty: '1.5', costBasis: '150', avgPrice: '100', mark: '110', value: '165', realizedPnl: '0',
@@ -15,6 +15,19 @@ describe('withPositions', () => {
         expect(withPositions(head, ps).toString('utf8')).toBe(JSON.stringify({ ...head, positions: ps }));
       }
     }
+  });
+
+  it('in chunks (positionsBody): the same bytes, chunks of at least 64 KiB but the last, the length given', () => {
+    const many = Array.from({ length: 2000 }, (_, i) => position(`A${i}`));
+    for (const ps of [many, many.slice(0, 1), []]) {
+      const head = { asOf: null, reporting: 'USD', seq: 1 };
+      const body = positionsBody(head, ps);
+      const whole = Buffer.concat(body.chunks);
+      expect(whole.toString('utf8')).toBe(JSON.stringify({ ...head, positions: ps }));
+      expect(body.length).toBe(whole.length);
+      for (const c of body.chunks.slice(0, -1)) expect(c.length).toBeGreaterThanOrEqual(64 * 1024);
+    }
+    expect(positionsBody({}, many).chunks.length).toBeGreaterThan(1);
   });
 
   it('is undefined when longer than maxBytes, and whole when not', () => {

@@ -4,10 +4,11 @@
  * Errors are RFC 9457 problem+json with a stable `code`. Decimals are strings, as everywhere.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
-import { withPositions } from '../../app/positions-json.js';
+import { positionsBody } from '../../app/positions-json.js';
 import { bookForbidden, installAuth, principalOf, requestedBooks, visibleBooks, type HttpAuth } from './auth.js';
 import { installWriteLimit, type WriteLimit } from './limits.js';
 import { eventRoutes } from './events-routes.js';
@@ -250,8 +251,9 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     const options = { ...(books === undefined ? {} : { books }), lots: q.lots === '1' || q.lots === 'true' };
     const report = at === undefined ? service.positions(options) : await service.reportAt(at, options);
     const positions = report.positions.filter((p) => (q.asset === undefined || p.asset === q.asset) && (q.venue === undefined || p.byVenue[q.venue] !== undefined));
-    // The JSON of { asOf, reporting, seq, positions }, each unchanged position's bytes kept from earlier answers.
-    return reply.type('application/json; charset=utf-8').send(withPositions({ asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq }, positions));
+    // The JSON of { asOf, reporting, seq, positions }, each unchanged position's bytes kept from earlier answers, written in chunks.
+    const body = positionsBody({ asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq }, positions);
+    return reply.type('application/json; charset=utf-8').header('content-length', body.length).send(Readable.from(body.chunks));
   });
 
   // A restricted key's aggregates are computed from its books only (the exposure's firm-wide
