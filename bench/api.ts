@@ -7,34 +7,39 @@
  *
  * 1. Seed: one book (`big`) with --positions spot positions A0000…A4999/USDT, each marked in USD
  *    (so every position is valued: mark, value, unrealized PnL) and bought --lots times on
- *    rotating venues (--lots open lots each), after a USDT deposit that funds the buys and a USDT
- *    mark. Published through JetStream; the run waits until all of it is booked and checks that
- *    GET /positions?book=big lists every position, valued.
+ *    rotating --venues (--lots open lots each), after a USDT mark and a USDT deposit at each venue
+ *    (what its buys cost plus a margin). Published through JetStream; the run waits until all of it
+ *    is booked and checks that GET /positions?book=big lists every position, valued.
  * 2. Floor: GET /positions?book=big at the client's pace for --floor-seconds, nothing streaming.
  * 3. Load: --rate fills/s (default 5,000) published at a steady pace to `<subjects>.big` for
  *    --seconds, over the same assets (random asset, venue and side, small quantities, the asset's
  *    price walking), plus a USD mark of the asset just traded every --marks-every fills; the
  *    client requests from the second second of the stream to its end.
  *
- * The client (--rps, default 20): an open loop at a fixed rate, each request sent at its time
+ * The client (--rps, default 10): an open loop at a fixed rate, each request sent at its time
  * whether or not the one before is answered, so a slow answer cannot hide the ones that would
- * have waited behind it (closed loops under-report tails). 20/s stands for a few pollers (risk
- * screens, scripts; the dashboard itself follows /ws) and gives 500 samples in 25 s. --rps 0: back
- * to back, one request in flight (the most requests the service answers). Latency: from sending
- * the request to the last byte of the body.
+ * have waited behind it (a closed loop under-reports tails: it stops asking while it waits). 10/s
+ * is a poller every 100 ms (a risk screen, a script; the dashboard itself follows /ws): each
+ * answer is a 1.7 MB body, so back to back (--rps 0: one request in flight, the most the service
+ * answers) the client would take most of the service's one thread from the ingest it is measured
+ * beside. Latency: from sending the request to the last byte of the body.
  *
- * Reported, medians over --runs (default 3): p50, p99, p99.9 and max of the load phase (and the
- * same of the floor), requests, body bytes, the fills booked per second during the measured
- * window (the ingest achieved; /metrics before and after), the publisher's achieved rate, how long
- * after the last publish everything was booked, and the service's CPU (cores) over the window.
+ * Reported: per run p50, p99, p99.9 and max of the load phase and of the floor, then the medians
+ * of those over --runs (default 3) and the quantiles of all runs' samples pooled (p99.9 of ~300
+ * samples is their maximum); requests, body bytes, the fills booked per second during the window
+ * (the ingest achieved; /metrics before and after), the publisher's rate, how long after the last
+ * publish everything was booked, the service's CPU and the whole machine's (cores).
  *
  *   npm run build && node dist/bench/api.js [--positions 5000] [--lots 3] [--venues 3] [--rate 5000]
- *     [--seconds 25] [--rps 20] [--floor-seconds 10] [--marks-every 10] [--runs 3]
+ *     [--seconds 30] [--rps 10] [--floor-seconds 10] [--marks-every 10] [--runs 3]
+ *   npm run bench -- --only api [--runs 3]
  *
- * UTL_BENCH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
+ * UTL_BENCH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service; UTL_BENCH_CHILD_OUT=FILE
+ * keeps its stdout (UTL_BENCH_CHILD_ARGS=--trace-gc); UTL_BENCH_TRACE=1 prints every request over 50 ms.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatUnits, mulberry32 } from './generate.js';
@@ -60,7 +65,7 @@ export interface ApiArgs {
   runs: number;
 }
 
-export const API_DEFAULTS: ApiArgs = { positions: 5000, lots: 3, venues: 3, rate: 5000, seconds: 25, rps: 20, floorSeconds: 10, marksEvery: 10, runs: 3 };
+export const API_DEFAULTS: ApiArgs = { positions: 5000, lots: 3, venues: 3, rate: 5000, seconds: 30, rps: 10, floorSeconds: 10, marksEvery: 10, runs: 3 };
 
 function parseArgs(argv: string[]): ApiArgs {
   const a = { ...API_DEFAULTS };
@@ -98,6 +103,12 @@ export interface ApiRun {
   drainMs: number;
   /** The service's CPU over the client's window, in cores. */
   serviceCores: number;
+  /**
+   * The whole machine's busy CPU over the window, in cores (of `os.cpus().length`): the service,
+   * PostgreSQL, nats-server, this process, and anything else running (a run beside another
+   * session's benchmark is not a measure of UTL).
+   */
+  machineCores: number;
   seedEvents: number;
   seedMs: number;
   positions: number;
@@ -202,6 +213,12 @@ function cpuSeconds(pid: number): number {
 /** UTL_BENCH_TRACE=1: every request over 50 ms, with when it was sent (to set beside the service's log). */
 const trace = process.env.UTL_BENCH_TRACE !== undefined;
 
+/** CPU seconds the machine has been busy so far (all cores: user, nice, system, irq, softirq, steal), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+}
+
 /** Requests GET `url` for `seconds`: open loop at `rps`, or back to back when `rps` is 0. */
 async function client(url: string, rps: number, seconds: number): Promise<{ lat: number[]; bodyBytes: number; errors: number }> {
   const lat: number[] = [];
@@ -239,12 +256,18 @@ async function client(url: string, rps: number, seconds: number): Promise<{ lat:
   return { lat, bodyBytes, errors };
 }
 
+/** Each figure's median over the runs (errors: their sum). */
+function medians(ls: Latencies[]): Latencies {
+  const med = (f: (l: Latencies) => number): number => Math.round(median(ls.map(f)) * 10) / 10;
+  return { requests: med((l) => l.requests), p50: med((l) => l.p50), p99: med((l) => l.p99), p999: med((l) => l.p999), max: med((l) => l.max), bodyBytes: med((l) => l.bodyBytes), errors: ls.reduce((s, l) => s + l.errors, 0) };
+}
+
 function summary(c: { lat: number[]; bodyBytes: number; errors: number }): Latencies {
   const s = [...c.lat].sort((x, y) => x - y);
   return { requests: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), p999: quantile(s, 0.999), max: s[s.length - 1]!, bodyBytes: c.bodyBytes, errors: c.errors };
 }
 
-async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<ApiRun> {
+async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<{ result: ApiRun; samples: { floor: number[]; load: number[] } }> {
   const n = names();
   const db = await freshDb();
   const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -253,7 +276,8 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<ApiR
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'utl.js'), 'start'], {
     cwd: ROOT,
     env: { ...process.env, UTL_AUTH: 'off', DATABASE_URL: db.url, NATS_URL: NATS, UTL_STREAM: n.stream, UTL_SUBJECTS: n.subjects, UTL_CONSUMER: n.consumer, UTL_UPDATES: n.updates, PORT: String(port), UTL_LOG_LEVEL: process.env.UTL_BENCH_LOG ?? 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // UTL_BENCH_CHILD_OUT: a file for the service's stdout (e.g. with UTL_BENCH_CHILD_ARGS=--trace-gc).
+    stdio: ['ignore', process.env.UTL_BENCH_CHILD_OUT === undefined ? 'ignore' : openSync(process.env.UTL_BENCH_CHILD_OUT, 'a'), 'inherit'],
   });
   const exited = new Promise((r) => child.once('exit', r));
   try {
@@ -287,7 +311,8 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<ApiR
     process.stderr.write(`run ${run}: seeded ${seed.lines.length} events in ${Math.round(seedMs)} ms; ${first.positions.length} positions\n`);
 
     // 2. Floor: nothing streaming.
-    const floor = summary(await client(url, a.rps, a.floorSeconds));
+    const floorSamples = await client(url, a.rps, a.floorSeconds);
+    const floor = summary(floorSamples);
     process.stderr.write(`run ${run}: floor p50 ${floor.p50.toFixed(1)} ms, p99 ${floor.p99.toFixed(1)} ms, max ${floor.max.toFixed(1)} ms (${floor.requests} requests, ${floor.bodyBytes} B)\n`);
 
     // 3. Load: the stream, and the client from its second second to its end.
@@ -313,10 +338,13 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<ApiR
     await new Promise((r) => setTimeout(r, 1000));
     const c0 = await counts(base);
     const cpu0 = cpuSeconds(child.pid!);
+    const busy0 = machineBusySeconds();
     const w0 = performance.now();
-    const load = summary(await client(url, a.rps, Math.max(1, a.seconds - 1 - (performance.now() - tStream) / 1000)));
+    const loadSamples = await client(url, a.rps, Math.max(1, a.seconds - 1 - (performance.now() - tStream) / 1000));
+    const load = summary(loadSamples);
     const c1 = await counts(base);
     const cpu1 = cpuSeconds(child.pid!);
+    const busy1 = machineBusySeconds();
     const window = (performance.now() - w0) / 1000;
     await publisher;
     const tLast = performance.now();
@@ -335,6 +363,7 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<ApiR
       publishedPerSec,
       drainMs,
       serviceCores: (cpu1 - cpu0) / window,
+      machineCores: (busy1 - busy0) / window,
       seedEvents: seed.lines.length,
       seedMs,
       positions: first.positions.length,
@@ -342,9 +371,9 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<ApiR
     process.stderr.write(
       `run ${run}: under ${a.rate} fills/s: p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, p99.9 ${load.p999.toFixed(1)} ms, max ${load.max.toFixed(1)} ms ` +
         `(${load.requests} requests, ${load.errors} errors, ${load.bodyBytes} B); booked ${Math.round(r.ingestFillsPerSec)} fills/s (published ${Math.round(publishedPerSec)}/s), ` +
-        `drained ${Math.round(drainMs)} ms after the last publish; service ${r.serviceCores.toFixed(2)} cores\n`,
+        `drained ${Math.round(drainMs)} ms after the last publish; service ${r.serviceCores.toFixed(2)} cores, machine ${r.machineCores.toFixed(2)} of ${cpus().length}\n`,
     );
-    return r;
+    return { result: r, samples: { floor: floorSamples.lat, load: loadSamples.lat } };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -353,22 +382,50 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<ApiR
   }
 }
 
-export async function runApiBench(a: ApiArgs): Promise<Record<string, unknown>> {
+export interface ApiResult {
+  args: ApiArgs;
+  loadavg: number[];
+  positions: number | undefined;
+  bodyBytes: number;
+  /** Every run's samples together. */
+  pooled: { floor: Latencies; load: Latencies };
+  /** Medians over the runs of each run's figures. */
+  floor: Latencies;
+  load: Latencies;
+  ingestFillsPerSec: number;
+  publishedPerSec: number;
+  drainMs: number;
+  serviceCores: number;
+  machineCores: number;
+  runs: ApiRun[];
+}
+
+export async function runApiBench(a: ApiArgs): Promise<ApiResult> {
   const nc = await connectNats(NATS, 'utl-bench-api');
   try {
     const runs: ApiRun[] = [];
-    for (let r = 1; r <= a.runs; r++) runs.push(await oneRun(nc, a, r));
+    const pooled = { floor: [] as number[], load: [] as number[] };
+    for (let r = 1; r <= a.runs; r++) {
+      const { result, samples } = await oneRun(nc, a, r);
+      runs.push(result);
+      pooled.floor.push(...samples.floor);
+      pooled.load.push(...samples.load);
+    }
     const med = (f: (x: ApiRun) => number): number => Math.round(median(runs.map(f)) * 10) / 10;
+    const round = (l: Latencies): Latencies => ({ ...l, p50: Math.round(l.p50 * 10) / 10, p99: Math.round(l.p99 * 10) / 10, p999: Math.round(l.p999 * 10) / 10, max: Math.round(l.max * 10) / 10 });
     return {
       args: a,
+      loadavg: loadavg(),
       positions: runs[0]?.positions,
       bodyBytes: med((x) => x.load.bodyBytes),
-      floor: { requests: med((x) => x.floor.requests), p50: med((x) => x.floor.p50), p99: med((x) => x.floor.p99), p999: med((x) => x.floor.p999), max: med((x) => x.floor.max) },
-      load: { requests: med((x) => x.load.requests), p50: med((x) => x.load.p50), p99: med((x) => x.load.p99), p999: med((x) => x.load.p999), max: med((x) => x.load.max), errors: runs.reduce((s, x) => s + x.load.errors, 0) },
+      pooled: { floor: round(summary({ lat: pooled.floor, bodyBytes: 0, errors: 0 })), load: round(summary({ lat: pooled.load, bodyBytes: 0, errors: 0 })) },
+      floor: medians(runs.map((x) => x.floor)),
+      load: medians(runs.map((x) => x.load)),
       ingestFillsPerSec: med((x) => x.ingestFillsPerSec),
       publishedPerSec: med((x) => x.publishedPerSec),
       drainMs: med((x) => x.drainMs),
       serviceCores: med((x) => x.serviceCores),
+      machineCores: med((x) => x.machineCores),
       runs,
     };
   } finally {

@@ -10,8 +10,12 @@
  * 3. 10M fills end to end: peak RSS (the bound is 1 GB).
  * 4. ledger-cli on the same fills (`ledger bal`): the ratio to UTL's end-to-end time.
  *
- * Flags: --fills N (default 1000000), --runs N (default 5), --big N (default 10000000; 0 skips),
- *        --no-ledger.
+ * 5. `--only api`: the API under ingest (issue 5, bench/api.ts: GET /positions of a book with
+ *    5,000 positions while 5,000 fills/s stream in; needs PostgreSQL and NATS, see there). Writes
+ *    bench/out/api.json.
+ *
+ * Flags: --fills N (default 1000000), --runs N (default 5; the API bench's default is 3),
+ *        --big N (default 10000000; 0 skips), --no-ledger, --only core,api (default core: 1-4).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +26,7 @@ import type { LedgerEvent } from '../src/domain/events.js';
 import { InstrumentRegistry } from '../src/domain/instrument.js';
 import { Ledger } from '../src/domain/ledger.js';
 import { validateEvent } from '../src/domain/validate.js';
+import { API_DEFAULTS, runApiBench, type Latencies } from './api.js';
 import { bufferedFileWriter, generateLog } from './generate.js';
 import { ensureLedgerInstalled, runLedgerBal, writeLedgerJournal } from './ledger-cli.js';
 
@@ -31,20 +36,29 @@ const OUT = join(ROOT, 'bench', 'out');
 interface Args {
   fills: number;
   runs: number;
+  /** --runs given (else each bench has its own default). */
+  runsGiven: boolean;
   big: number;
   ledger: boolean;
+  /** Which benches: `core` (1-4 above), `api`. */
+  only: Set<string>;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { fills: 1_000_000, runs: 5, big: 10_000_000, ledger: true };
+  const args: Args = { fills: 1_000_000, runs: 5, runsGiven: false, big: 10_000_000, ledger: true, only: new Set(['core']) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): number => Number(argv[++i]);
     if (a === '--fills') args.fills = next();
-    else if (a === '--runs') args.runs = next();
-    else if (a === '--big') args.big = next();
+    else if (a === '--runs') {
+      args.runs = next();
+      args.runsGiven = true;
+    } else if (a === '--big') args.big = next();
     else if (a === '--no-ledger') args.ledger = false;
-    else throw new Error(`unknown flag ${a}`);
+    else if (a === '--only') {
+      args.only = new Set(argv[++i]!.split(','));
+      for (const b of args.only) if (b !== 'core' && b !== 'api') throw new Error(`--only: core or api, not ${b}`);
+    } else throw new Error(`unknown flag ${a}`);
   }
   return args;
 }
@@ -125,6 +139,42 @@ function main(): void {
     return;
   }
   const args = parseArgs(process.argv.slice(2));
+  if (args.only.has('api')) {
+    api(args).then(
+      () => {
+        if (args.only.has('core')) core(args);
+      },
+      (err: unknown) => {
+        throw err;
+      },
+    );
+    return;
+  }
+  core(args);
+}
+
+/** 5. The API under ingest (bench/api.ts): bench/out/api.json and a table of its medians. */
+async function api(args: Args): Promise<void> {
+  const r = await runApiBench({ ...API_DEFAULTS, runs: args.runsGiven ? args.runs : API_DEFAULTS.runs });
+  mkdirSync(OUT, { recursive: true });
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  writeFileSync(join(OUT, 'api.json'), `${JSON.stringify({ commit, ...r }, null, 2)}\n`);
+  const row = (name: string, l: Latencies): string => `| ${name} | ${l.requests} | ${l.p50} | ${l.p99} | ${l.p999} | ${l.max} |`;
+  process.stdout.write(
+    [
+      '| GET /positions?book=big (ms) | requests | p50 | p99 | p99.9 | max |',
+      '|---|---:|---:|---:|---:|---:|',
+      row('no stream (floor), median of runs', r.floor),
+      row('5,000 fills/s streaming, median of runs', r.load),
+      row('no stream, all runs pooled', r.pooled.floor),
+      row('5,000 fills/s streaming, all runs pooled', r.pooled.load),
+      '',
+      `ingest ${r.ingestFillsPerSec} fills/s booked (published ${r.publishedPerSec}/s); body ${r.bodyBytes} B; service ${r.serviceCores} cores, machine ${r.machineCores}`,
+    ].join('\n') + '\n',
+  );
+}
+
+function core(args: Args): void {
   const machine = `${execSync('nproc').toString().trim()} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
   const path = logFile(args.fills);
