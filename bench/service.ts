@@ -12,7 +12,8 @@
  * 4. Storage per booked fill, and restart-to-serving time with the log of all the above.
  *
  * Flags: --fills N (drain, default 1000000), --live N (default 300000), --rate R (default 5000),
- *        --seconds S (latency run, default 20), --restart-fills N (extra fills before the restart
+ *        --seconds S (latency run, default 20), --warmup S (its first seconds, reported apart,
+ *        default 2), --restart-fills N (extra fills before the restart
  *        measure, default 0; 10M gives the issue's figure), --runs N (drain repeats, default 3),
  *        --acks all,explicit (the service's consumer's ack policies, each drained in every run;
  *        default all), --only drain,live,latency,restart.
@@ -42,6 +43,8 @@ interface Args {
   live: number;
   rate: number;
   seconds: number;
+  /** Seconds at the start of the latency run reported apart (a cold process). */
+  warmup: number;
   restartFills: number;
   runs: number;
   /** Run only these phases (drain, live, latency, restart); all by default. */
@@ -54,7 +57,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { fills: 1_000_000, live: 300_000, rate: 5000, seconds: 20, restartFills: 0, runs: 3, only: undefined, acks: ['all'] };
+  const a: Args = { fills: 1_000_000, live: 300_000, rate: 5000, seconds: 20, warmup: 2, restartFills: 0, runs: 3, only: undefined, acks: ['all'] };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     if (f === '--only') {
@@ -73,6 +76,7 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--live') a.live = n;
     else if (f === '--rate') a.rate = n;
     else if (f === '--seconds') a.seconds = n;
+    else if (f === '--warmup') a.warmup = n;
     else if (f === '--restart-fills') a.restartFills = n;
     else if (f === '--runs') a.runs = n;
     else throw new Error(`unknown flag ${f}`);
@@ -247,7 +251,7 @@ async function live(nc: NatsConnection, lines: string[]): Promise<{ fillsPerSec:
 }
 
 /** 3. Latency at a steady rate: publish → the book's update whose seq covers the fill. */
-async function latency(nc: NatsConnection, lines: string[], rate: number, seconds: number): Promise<{ p50: number; p99: number; p999: number; samples: number }> {
+async function latency(nc: NatsConnection, lines: string[], rate: number, seconds: number, warmup: number): Promise<{ p50: number; p99: number; p999: number; samples: number; warmup: { seconds: number; p50: number; p99: number; samples: number } }> {
   const n = names();
   const db = await freshDb();
   // The service in its own process (as deployed), this one publishing and listening.
@@ -256,7 +260,7 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
   const nodeArgs = (process.env.UTL_BENCH_CHILD_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const child = spawn(process.execPath, [...nodeArgs, 'bin/utl.js', 'start'], {
     env: { ...process.env, UTL_AUTH: 'off', DATABASE_URL: db.url, NATS_URL: NATS, UTL_STREAM: n.stream, UTL_SUBJECTS: n.subjects, UTL_CONSUMER: n.consumer, UTL_UPDATES: n.updates, PORT: String(port), UTL_LOG_LEVEL: process.env.UTL_BENCH_LOG ?? 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.UTL_BENCH_CHILD_STDOUT === undefined ? 'ignore' : 'inherit', 'inherit'],
   });
   const state = async (): Promise<{ stats: { booked: number; unbooked: number } } | undefined> => {
     try {
@@ -301,13 +305,16 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
     const { rows } = await sql.query<{ id: string; seq: string }>('SELECT id, seq::text FROM utl_event_keys');
     const byBook = new Map<string, { seq: number; at: number }[]>();
     for (const u of updates) (byBook.get(u.book) ?? byBook.set(u.book, []).get(u.book)!).push(u);
+    // The first `warmup` seconds (a cold process: JIT, the consumer's first pulls) are reported
+    // apart: the target is the steady rate's latency.
     const lat: number[] = [];
+    const cold: number[] = [];
     for (const r of rows) {
       const s = sentAt.get(r.id);
       if (s === undefined) continue;
       const seq = Number(r.seq);
       const u = byBook.get(s.book)?.find((x) => x.seq >= seq);
-      if (u !== undefined) lat.push(u.at - s.at);
+      if (u !== undefined) (s.at - t0 < warmup * 1000 ? cold : lat).push(u.at - s.at);
     }
     if (process.env.UTL_BENCH_TRACE !== undefined) {
       const bySecond = new Map<number, number[]>();
@@ -318,10 +325,20 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
         const k = Math.floor((s.at - t0) / 1000);
         (bySecond.get(k) ?? bySecond.set(k, []).get(k)!).push(u.at - s.at);
       }
-      for (const [k, v] of [...bySecond].sort((a, b) => a[0] - b[0])) process.stderr.write(`  second ${k}: p50 ${quantile(v.sort((a, b) => a - b), 0.5).toFixed(1)} ms (${v.length})\n`);
+      for (const [k, v] of [...bySecond].sort((a, b) => a[0] - b[0])) {
+        v.sort((a, b) => a - b);
+        process.stderr.write(`  second ${k}: p50 ${quantile(v, 0.5).toFixed(1)} ms, p99 ${quantile(v, 0.99).toFixed(1)} ms, max ${v[v.length - 1]!.toFixed(1)} ms (${v.length})\n`);
+      }
     }
     lat.sort((a, b) => a - b);
-    return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), p999: quantile(lat, 0.999), samples: lat.length };
+    cold.sort((a, b) => a - b);
+    return {
+      p50: quantile(lat, 0.5),
+      p99: quantile(lat, 0.99),
+      p999: quantile(lat, 0.999),
+      samples: lat.length,
+      warmup: { seconds: warmup, p50: cold.length === 0 ? 0 : quantile(cold, 0.5), p99: cold.length === 0 ? 0 : quantile(cold, 0.99), samples: cold.length },
+    };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -393,8 +410,11 @@ export async function runServiceBench(args: Args): Promise<Record<string, unknow
     }
     const l = on('live') ? await live(nc, lines.slice(0, args.live)) : undefined;
     if (l !== undefined) process.stderr.write(`live: ${Math.round(l.fillsPerSec)} fills/s (publisher alone ${Math.round(l.publishPerSec)} msgs/s)\n`);
-    const lat = on('latency') ? await latency(nc, lines, args.rate, args.seconds) : undefined;
-    if (lat !== undefined) process.stderr.write(`latency at ${args.rate}/s: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, p99.9 ${lat.p999.toFixed(1)} ms (${lat.samples} fills)\n`);
+    const lat = on('latency') ? await latency(nc, lines, args.rate, args.seconds, args.warmup) : undefined;
+    if (lat !== undefined) {
+      process.stderr.write(`latency at ${args.rate}/s after ${args.warmup} s of warm-up: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, p99.9 ${lat.p999.toFixed(1)} ms (${lat.samples} fills)\n`);
+      process.stderr.write(`  warm-up (the first ${args.warmup} s): p50 ${lat.warmup.p50.toFixed(1)} ms, p99 ${lat.warmup.p99.toFixed(1)} ms (${lat.warmup.samples} fills)\n`);
+    }
     const rs = args.restartFills > 0 && on('restart') ? await restart(nc, args.restartFills) : undefined;
     if (rs !== undefined) process.stderr.write(`restart with ${rs.events} events in the log: serving in ${Math.round(rs.ms)} ms (tail ${rs.tail})\n`);
     return {

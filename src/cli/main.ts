@@ -147,6 +147,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--batch-wait-ms <ms>', 'while a batch is being committed, longest the next one fills (an idle service commits at once)').env('UTL_BATCH_WAIT_MS').argParser(parseCount).default(5))
     .addOption(new Option('--ack-wait-ms <ms>', 'JetStream redelivers a message not acknowledged within this time').env('UTL_ACK_WAIT_MS').argParser(parseCount).default(10_000))
     .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(50_000))
+    .addOption(new Option('--update-interval-ms <ms>', "a book's updates (NATS, WebSocket) at most once per this many ms (and per ten times their build cost)").env('UTL_UPDATE_INTERVAL_MS').argParser(parseCount).default(DEFAULT_SERVICE_CONFIG.updateIntervalMs))
     .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
     .addOption(new Option('--recon <file>', 'reconciliation settings (YAML: tolerances, lending venues, transfer matching, intervals)').env('UTL_RECON'))
     .addOption(new Option('--alerts <file>', 'alert rules and sinks (YAML, docs/alerts.md; default: the built-in rules, to the log and NATS)').env('UTL_ALERTS'))
@@ -214,6 +215,7 @@ interface StartFlags {
   batchMax: number;
   batchWaitMs: number;
   checkpointEvery: number;
+  updateIntervalMs: number;
   ackWaitMs: number;
   logLevel: string;
   auth?: 'required' | 'off';
@@ -333,6 +335,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
       batchMax: flags.batchMax,
       batchWaitMs: flags.batchWaitMs,
       checkpointEvery: flags.checkpointEvery,
+      updateIntervalMs: flags.updateIntervalMs,
     },
     databaseUrl,
     natsUrl,
