@@ -17,7 +17,7 @@ import { compareEvents, isBookEvent, type BalanceEvent, type DepositEvent, type 
 import type { Ledger } from '../domain/ledger.js';
 import { reconcileBalances, type BalanceReconOptions } from '../domain/recon/balances.js';
 import { adjustingEvent, BreakBook, cellKey, isRefusal, type Break, type BreakRefusal } from '../domain/recon/breaks.js';
-import { consistencyChecks, type CheckResult } from '../domain/recon/checks.js';
+import { checkFlows, checkNegativeBalances, checkPositions, FlowsCheck, type CheckResult } from '../domain/recon/checks.js';
 import { reconcileTrades, spotTradeDeltas, type TradeReconResult } from '../domain/recon/trades.js';
 import { matchTransfers, type TransferReconResult } from '../domain/recon/transfers.js';
 import type { ReconStore } from '../adapters/pg/recon-store.js';
@@ -32,6 +32,9 @@ export interface ResolveRequest {
 }
 
 export type ResolveRefusal = BreakRefusal | { readonly code: 'ADJUSTMENT_REFUSED' | 'ADJUSTMENT_NEEDS_BOOK' | 'BREAK_BUSY'; readonly message: string };
+
+/** Events the flows check replays per slice, between which booking goes on (about 1-5 ms). */
+const FLOWS_SLICE_EVENTS = 500;
 
 export class Reconciler {
   breaks = new BreakBook();
@@ -338,12 +341,25 @@ export class Reconciler {
    */
   async runChecks(options: { full?: boolean } = {}): Promise<CheckResult[]> {
     const full = options.full === true;
-    const { out: results, lastSeq } = await this.service.withLedger(() => {
+    const sinceTs = full ? undefined : this.flowsFrom;
+    // In the booking lane: the positions' invariants, and the flows check prepared (each book's
+    // replay on its own copy of the events, and the balances it must arrive at).
+    const { flows, rest, lastSeq } = await this.service.withLedger(() => {
       const ledger = this.service.ledger;
-      const sinceTs = full ? undefined : this.flowsFrom;
-      const out = consistencyChecks(ledger, { lendingVenues: this.config.lendingVenues, ...(sinceTs === undefined ? {} : { sinceTs }) });
-      return Promise.resolve({ out, lastSeq: this.service.stats.lastSeq });
+      return Promise.resolve({
+        flows: FlowsCheck.prepare(ledger, sinceTs),
+        rest: [...checkPositions(ledger), checkNegativeBalances(ledger, this.config.lendingVenues)],
+        lastSeq: this.service.stats.lastSeq,
+      });
     });
+    // Outside it, in slices between batches: the replay of what came since (up to a book's whole
+    // window) would otherwise hold booking up for as long as it takes.
+    while (!flows.step(FLOWS_SLICE_EVENTS)) await new Promise((r) => setImmediate(r));
+    let flowsResult = flows.result();
+    // A failure is confirmed on the ledger itself, all at once (a late mark booked meanwhile could
+    // have made the copies' replay differ), before it is reported.
+    if (!flowsResult.ok) flowsResult = await this.service.withLedger(() => Promise.resolve(checkFlows(this.service.ledger, sinceTs)));
+    const results: CheckResult[] = [flowsResult, ...rest];
     const from = full ? 0 : this.accountedFrom;
     const accounted = await this.store.accounted(Math.min(from, lastSeq), lastSeq, 60);
     results.push(accounted);

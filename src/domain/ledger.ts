@@ -560,18 +560,23 @@ export class Ledger {
    * book; a `HistoryNeed` when the book's window (or a streaming ledger) cannot say what it held
    * before `fromTs`: the caller asks the store (a ledger rebased on that book's history).
    */
-  cursor(book: string, fromTs: TsUs): BookCursor | HistoryNeed | undefined {
+  cursor(book: string, fromTs: TsUs, detached = false): BookCursor | HistoryNeed | undefined {
     const l = this.lines.get(book);
     if (l === undefined) return undefined;
     const need: HistoryNeed = { book, before: { ts: fromTs, id: '' } };
     // Nothing at or after `fromTs`: the state as it is (read only, never booked into).
-    if (l.last === undefined || l.last.ts < fromTs) return new BookCursor(l.state, [], 0, this.ctx);
+    if (l.last === undefined || l.last.ts < fromTs) return new BookCursor(detached ? l.state.clone() : l.state, [], 0, this.ctx);
     if (!this.config.retain || (l.base !== undefined && l.base.ts >= fromTs)) return need;
     let s = l.snapshots.length - 1;
     while (s >= 0 && l.snapshots[s]!.index > 0 && l.timeline[l.snapshots[s]!.index - 1]!.ts >= fromTs) s--;
     const snap = s >= 0 ? l.snapshots[s]! : undefined;
     if (snap === undefined && (l.base !== undefined || l.timeline.length === 0)) return need; // adopted or windowed without its base
-    const cursor = new BookCursor(snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone(), l.timeline, snap?.index ?? 0, this.ctx);
+    // Detached: on its own copy of the events from the snapshot on, so that it can be read later,
+    // in slices, while the ledger books on (the marks and terms are still the ledger's).
+    const from = snap?.index ?? 0;
+    const cursor = detached
+      ? new BookCursor(snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone(), l.timeline.slice(from), 0, this.ctx)
+      : new BookCursor(snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone(), l.timeline, from, this.ctx);
     cursor.advanceBefore(fromTs);
     return cursor;
   }

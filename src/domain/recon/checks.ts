@@ -54,57 +54,107 @@ function result(name: CheckName, failures: string[], what: string): CheckResult 
   return { name, ok: failures.length === 0, detail: failures.length === 0 ? what : `${failures.length} failure(s): ${failures[0]!}`, failures: failures.slice(0, MAX_FAILURES) };
 }
 
-/** opening + flows = closing for every balance cell of every book, from `sinceTs` on. */
-export function checkFlows(ledger: Ledger, sinceTs?: TsUs): CheckResult {
-  const failures: string[] = [];
-  let events = 0;
-  for (const book of ledger.bookNames()) {
-    let c = ledger.cursor(book, sinceTs ?? Number.MIN_SAFE_INTEGER);
-    if (c !== undefined && !(c instanceof BookCursor)) {
-      const start = ledger.windowStart(book);
-      c = start === undefined ? undefined : ledger.cursor(book, Math.max(start, sinceTs ?? start));
-    }
-    if (c === undefined || !(c instanceof BookCursor)) continue;
-    const opening = new Map<string, Dec>();
-    cells(book, c.state, opening);
-    const flows = new Map<string, Dec>();
-    const add = (k: string, d: Dec): void => {
-      if (!d.isZero()) flows.set(k, (flows.get(k) ?? Dec.ZERO).add(d));
-    };
-    for (let e = c.peek(); e !== undefined; e = c.peek()) {
-      events++;
-      const expected = eventFlows(e);
-      if (expected === undefined && (e.type === 'trade' || e.type === 'funding')) {
-        // The settlement asset's change is taken as booked; fees in other assets are computed.
-        const inst = ledger.instruments.lookup(e.instrument, e.venue);
-        const settleAsset = inst.ok && inst.instrument.kind !== 'spot' ? inst.instrument.settle : undefined;
-        const k = settleAsset === undefined ? undefined : key(book, e.venue, e.account, settleAsset);
-        const before = k === undefined ? Dec.ZERO : (c.state.balances.get(e.venue)?.get(e.account)?.get(settleAsset!)?.qty ?? Dec.ZERO);
-        c.next();
-        if (c.refused || k === undefined) continue;
-        const after = c.state.balances.get(e.venue)?.get(e.account)?.get(settleAsset!)?.qty ?? Dec.ZERO;
-        add(k, after.sub(before));
-        if (e.type === 'trade') for (const f of e.fees) if (f.asset !== settleAsset) add(key(book, e.venue, e.account, f.asset), f.amount.neg());
-        continue;
+interface FlowsJob {
+  readonly book: string;
+  readonly cursor: BookCursor;
+  readonly opening: Map<string, Dec>;
+  readonly flows: Map<string, Dec>;
+  /** The book's balances when the check was prepared: what the replay must arrive at. */
+  readonly closing: Map<string, Dec>;
+}
+
+/**
+ * The `flows` check in steps: `prepare` (on the ledger, in its booking lane: each book's replay
+ * cursor on its own copy of the events, and the balances to arrive at) then `step` as many times
+ * as needed (on those copies only: the ledger may book on meanwhile), then `result`. A service
+ * runs the steps in slices between batches, so the check never holds booking up for long.
+ */
+export class FlowsCheck {
+  private events = 0;
+  private next = 0;
+
+  private constructor(
+    private readonly ledger: Pick<Ledger, 'instruments'>,
+    private readonly jobs: readonly FlowsJob[],
+    private readonly sinceTs: TsUs | undefined,
+  ) {}
+
+  /** Each book's cursor from `sinceTs` on (everything it holds when undefined), detached from the ledger. */
+  static prepare(ledger: Ledger, sinceTs?: TsUs): FlowsCheck {
+    const jobs: FlowsJob[] = [];
+    for (const book of ledger.bookNames()) {
+      let c = ledger.cursor(book, sinceTs ?? Number.MIN_SAFE_INTEGER, true);
+      if (c !== undefined && !(c instanceof BookCursor)) {
+        const start = ledger.windowStart(book);
+        c = start === undefined ? undefined : ledger.cursor(book, Math.max(start, sinceTs ?? start), true);
       }
-      c.next();
-      if (c.refused || expected === undefined) continue;
-      for (const x of expected) add(key(book, x.venue, x.account, x.asset), x.delta);
+      if (c === undefined || !(c instanceof BookCursor)) continue;
+      const opening = new Map<string, Dec>();
+      cells(book, c.state, opening);
+      // Closing is the ledger's own state, not the replay's: what the service serves is checked.
+      const closing = new Map<string, Dec>();
+      cells(book, ledger.bookState(book)!, closing);
+      jobs.push({ book, cursor: c, opening, flows: new Map(), closing });
     }
-    // Closing is the ledger's own state, not the replay's: what the service serves is checked.
-    const closing = new Map<string, Dec>();
-    cells(book, ledger.bookState(book)!, closing);
-    for (const k of new Set([...opening.keys(), ...flows.keys(), ...closing.keys()])) {
-      const o = opening.get(k) ?? Dec.ZERO;
-      const f = flows.get(k) ?? Dec.ZERO;
-      const cl = closing.get(k) ?? Dec.ZERO;
-      if (!o.add(f).eq(cl)) {
-        const [b, venue, account, asset] = k.split(SEP);
-        failures.push(`${b} ${venue}/${account} ${asset}: opening ${o.toString()} + flows ${f.toString()} = ${o.add(f).toString()}, but the balance is ${cl.toString()}`);
-      }
-    }
+    return new FlowsCheck(ledger, jobs, sinceTs);
   }
-  return result('flows', failures, `${events} events: opening + flows = closing in every cell${sinceTs === undefined ? '' : ` since ${formatTimestamp(sinceTs)}`}`);
+
+  /** Replays at most `maxEvents` more events; true when every book is done. */
+  step(maxEvents: number): boolean {
+    let budget = maxEvents;
+    while (this.next < this.jobs.length) {
+      const { book, cursor: c, flows } = this.jobs[this.next]!;
+      const add = (k: string, d: Dec): void => {
+        if (!d.isZero()) flows.set(k, (flows.get(k) ?? Dec.ZERO).add(d));
+      };
+      for (let e = c.peek(); e !== undefined; e = c.peek()) {
+        if (budget-- <= 0) return false;
+        this.events++;
+        const expected = eventFlows(e);
+        if (expected === undefined && (e.type === 'trade' || e.type === 'funding')) {
+          // The settlement asset's change is taken as booked; fees in other assets are computed.
+          const inst = this.ledger.instruments.lookup(e.instrument, e.venue);
+          const settleAsset = inst.ok && inst.instrument.kind !== 'spot' ? inst.instrument.settle : undefined;
+          const k = settleAsset === undefined ? undefined : key(book, e.venue, e.account, settleAsset);
+          const before = k === undefined ? Dec.ZERO : (c.state.balances.get(e.venue)?.get(e.account)?.get(settleAsset!)?.qty ?? Dec.ZERO);
+          c.next();
+          if (c.refused || k === undefined) continue;
+          const after = c.state.balances.get(e.venue)?.get(e.account)?.get(settleAsset!)?.qty ?? Dec.ZERO;
+          add(k, after.sub(before));
+          if (e.type === 'trade') for (const f of e.fees) if (f.asset !== settleAsset) add(key(book, e.venue, e.account, f.asset), f.amount.neg());
+          continue;
+        }
+        c.next();
+        if (c.refused || expected === undefined) continue;
+        for (const x of expected) add(key(book, x.venue, x.account, x.asset), x.delta);
+      }
+      this.next++;
+    }
+    return true;
+  }
+
+  result(): CheckResult {
+    const failures: string[] = [];
+    for (const { opening, flows, closing } of this.jobs) {
+      for (const k of new Set([...opening.keys(), ...flows.keys(), ...closing.keys()])) {
+        const o = opening.get(k) ?? Dec.ZERO;
+        const f = flows.get(k) ?? Dec.ZERO;
+        const cl = closing.get(k) ?? Dec.ZERO;
+        if (!o.add(f).eq(cl)) {
+          const [b, venue, account, asset] = k.split(SEP);
+          failures.push(`${b} ${venue}/${account} ${asset}: opening ${o.toString()} + flows ${f.toString()} = ${o.add(f).toString()}, but the balance is ${cl.toString()}`);
+        }
+      }
+    }
+    return result('flows', failures, `${this.events} events: opening + flows = closing in every cell${this.sinceTs === undefined ? '' : ` since ${formatTimestamp(this.sinceTs)}`}`);
+  }
+}
+
+/** opening + flows = closing for every balance cell of every book, from `sinceTs` on (all at once). */
+export function checkFlows(ledger: Ledger, sinceTs?: TsUs): CheckResult {
+  const f = FlowsCheck.prepare(ledger, sinceTs);
+  f.step(Number.POSITIVE_INFINITY);
+  return f.result();
 }
 
 /** Lots add up to each spot position, and balances across venues add up to it too. */

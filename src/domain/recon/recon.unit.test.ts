@@ -9,10 +9,10 @@ import type { BalanceEvent, DepositEvent, TradeEvent, WithdrawalEvent } from '..
 import { InstrumentRegistry } from '../instrument.js';
 import { parseTimestamp } from '../time.js';
 import { validateEvent } from '../validate.js';
-import { ledgerOf, type Wire } from '../../../test/support/ledger.js';
+import { ledgerOf, parse, type Wire } from '../../../test/support/ledger.js';
 import { reconcileBalances } from './balances.js';
 import { adjustingEvent, BreakBook, isRefusal, type Break } from './breaks.js';
-import { checkFlows, checkNegativeBalances, checkPositions } from './checks.js';
+import { checkFlows, checkNegativeBalances, checkPositions, FlowsCheck } from './checks.js';
 import { reconcileTrades } from './trades.js';
 import { matchTransfers } from './transfers.js';
 import { DEFAULT_TOLERANCES, within, type Tolerances } from './tolerance.js';
@@ -270,6 +270,28 @@ describe('consistency checks fail when the books are wrong', () => {
     const r = checkFlows(ledger);
     expect(r.ok).toBe(false);
     expect(r.failures[0]).toContain('mm binance/main BTC');
+  });
+
+  it('flows in steps: prepared on the ledger, replayed on copies while the ledger books on (a late fill too); the same as at once', () => {
+    const { ledger } = ledgerOf(desk);
+    const prepared = FlowsCheck.prepare(ledger);
+    // After it was prepared: a fill later than the rest, and a late one before them.
+    for (const w of [
+      { type: 'trade', id: 'binance:4', ts: '2026-01-02T13:00:00Z', book: 'mm', venue: 'binance', account: 'main', instrument: 'BTC/USD', side: 'sell', qty: '1', price: '42500' },
+      { type: 'trade', id: 'binance:0', ts: '2026-01-02T09:30:00Z', book: 'mm', venue: 'binance', account: 'main', instrument: 'BTC/USD', side: 'buy', qty: '0.3', price: '39900' },
+    ]) ledger.submit(parse(ledger, w));
+    let steps = 0;
+    while (!prepared.step(1)) steps++;
+    expect(steps).toBe(2); // one event a step: the third event finishes the book, and the check
+    const r = prepared.result();
+    expect(r).toEqual({ name: 'flows', ok: true, detail: '3 events: opening + flows = closing in every cell', failures: [] });
+    expect(checkFlows(ledger)).toEqual({ ...r, detail: '5 events: opening + flows = closing in every cell' });
+    // A balance moved by nothing after preparing is not the prepared check's: the ledger's next one finds it.
+    const again = FlowsCheck.prepare(ledger);
+    ledger.bookState('mm')!.addBalance('binance', 'main', 'BTC', Dec.of('0.1'));
+    again.step(Number.POSITIVE_INFINITY);
+    expect(again.result().ok).toBe(true);
+    expect(checkFlows(ledger).ok).toBe(false);
   });
 
   it('lots and balances: a position whose lots or venues do not add up', () => {
