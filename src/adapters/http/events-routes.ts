@@ -9,10 +9,10 @@
  * while new events arrive, since they sort before it.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { formatTimestamp, parseTimestamp } from '../../domain/time.js';
+import { formatTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
 import { requestedBooks } from './auth.js';
-import { problem } from './problem.js';
+import { isReply, problem, queryParams, timeParam } from './problem.js';
 
 const PARAMS = ['book', 'venue', 'asset', 'id', 'type', 'from', 'to', 'limit', 'cursor'] as const;
 const TYPES = new Set(['trade', 'price', 'transfer', 'deposit', 'withdrawal', 'funding', 'balance', 'cancel', 'amend', 'instrument']);
@@ -21,25 +21,17 @@ export function eventRoutes(service: Service): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify plugins are async functions
   return async (app) => {
     app.get('/events', async (req, reply) => {
-      const raw = req.query as Record<string, unknown>;
-      const q: Partial<Record<(typeof PARAMS)[number], string>> = {};
-      for (const name of PARAMS) {
-        const v = raw[name];
-        if (v === undefined) continue;
-        if (typeof v !== 'string') return problem(reply, 400, 'BAD_QUERY', `Bad \`${name}\``, `give ${name} once (several books: book=a,b)`);
-        q[name] = v;
-      }
+      const q = queryParams(req, reply, PARAMS);
+      if (isReply(q)) return q;
       const limit = Number(q.limit ?? '100');
       if (!/^\d{1,4}$/.test(q.limit ?? '100') || limit < 1 || limit > 1000) return problem(reply, 400, 'BAD_QUERY', 'Bad `limit`', 'a whole number from 1 to 1000');
       if (q.type !== undefined && !TYPES.has(q.type)) return problem(reply, 400, 'BAD_QUERY', 'Bad `type`', `one of ${[...TYPES].join(', ')}`);
-      const times: Record<'from' | 'to', string | null> = { from: null, to: null };
+      // Checked here; given to PostgreSQL as the text sent (timestamptz parses it).
       for (const name of ['from', 'to'] as const) {
-        const v = q[name];
-        if (v === undefined) continue;
-        const t = parseTimestamp(v);
-        if (t === undefined) return problem(reply, 400, 'BAD_TIMESTAMP', `Bad \`${name}\``, `expected ISO-8601 UTC, got ${JSON.stringify(v)}`);
-        times[name] = v;
+        const t = timeParam(reply, name, q[name]);
+        if (isReply(t)) return t;
       }
+      const times = { from: q.from ?? null, to: q.to ?? null };
       let after: [string, string] | null = null;
       if (q.cursor !== undefined) {
         const m = /^(-?\d{1,19}):(\d{1,19})$/.exec(Buffer.from(q.cursor, 'base64url').toString('utf8'));

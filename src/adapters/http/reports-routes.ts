@@ -12,41 +12,13 @@ import { Dec, DIVISION_SCALE } from '../../domain/decimal.js';
 import type { TsUs } from '../../domain/events.js';
 import { pnlSince, type PnlFigures } from '../../domain/periods.js';
 import type { PositionReport } from '../../domain/report.js';
-import { dayStart, formatDay, formatTimestamp, parseDay, parseTimestamp, US_PER_DAY } from '../../domain/time.js';
+import { dayStart, formatDay, formatTimestamp, parseDay, US_PER_DAY } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
 import { DayNotClosedError, type Snapshots } from '../../app/snapshots.js';
 import { principalOf, requestedBooks, visibleBooks } from './auth.js';
-import { pageQuery, problem } from './problem.js';
+import { flagParam, isReply, pageQuery, problem, queryParams, timeParam } from './problem.js';
 
 type Audit = (actor: string, action: string, target: string, detail: unknown) => Promise<void>;
-
-/** Query parameters named in `names`, each given at most once; or the 400 answered. */
-function queryOf<N extends string>(req: FastifyRequest, reply: FastifyReply, names: readonly N[]): Partial<Record<N, string>> | FastifyReply {
-  const raw = req.query as Record<string, unknown>;
-  const q: Partial<Record<N, string>> = {};
-  for (const name of names) {
-    const v = raw[name];
-    if (v === undefined) continue;
-    if (typeof v !== 'string') return problem(reply, 400, 'BAD_QUERY', `Bad \`${name}\``, `give ${name} once (several books: book=a,b)`);
-    q[name] = v;
-  }
-  return q;
-}
-
-const isReply = (x: unknown): x is FastifyReply => typeof x === 'object' && x !== null && 'sent' in x && 'code' in x;
-
-/** A timestamp parameter, or the 400 answered; undefined when absent. */
-function timeParam(reply: FastifyReply, name: string, v: string | undefined): TsUs | undefined | FastifyReply {
-  if (v === undefined) return undefined;
-  const t = parseTimestamp(v);
-  return t ?? problem(reply, 400, 'BAD_TIMESTAMP', `Bad \`${name}\``, `expected ISO-8601 UTC, got ${JSON.stringify(v)}`);
-}
-
-function flag(reply: FastifyReply, name: string, v: string | undefined): boolean | FastifyReply {
-  if (v === undefined || v === '0' || v === 'false') return false;
-  if (v === '1' || v === 'true') return true;
-  return problem(reply, 400, 'BAD_QUERY', `Bad \`${name}\``, 'true (1) or false (0)');
-}
 
 // ---- CSV ----
 
@@ -159,7 +131,7 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
     const booksOf = (req: FastifyRequest, reply: FastifyReply, book: string | undefined): string[] | undefined | FastifyReply => requestedBooks(req, book, reply);
 
     app.get('/balances', async (req, reply) => {
-      const q = queryOf(req, reply, ['book', 'venue', 'account', 'asset', 'at'] as const);
+      const q = queryParams(req, reply, ['book', 'venue', 'account', 'asset', 'at'] as const);
       if (isReply(q)) return q;
       const books = booksOf(req, reply, q.book);
       if (isReply(books)) return books;
@@ -172,7 +144,7 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
     });
 
     app.get('/pnl', async (req, reply) => {
-      const q = queryOf(req, reply, ['book', 'asset', 'at'] as const);
+      const q = queryParams(req, reply, ['book', 'asset', 'at'] as const);
       if (isReply(q)) return q;
       const books = booksOf(req, reply, q.book);
       if (isReply(books)) return books;
@@ -184,7 +156,7 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
     app.get('/snapshots', async (req, reply) => {
       const page = pageQuery({ ...(req.query as Record<string, unknown>), before: undefined }, reply);
       if (!('limit' in page)) return page;
-      const q = queryOf(req, reply, ['before'] as const);
+      const q = queryParams(req, reply, ['before'] as const);
       if (isReply(q)) return q;
       if (q.before !== undefined && parseDay(q.before) === undefined) return problem(reply, 400, 'BAD_QUERY', 'Bad `before`', 'a day, YYYY-MM-DD (the `next` of a previous page)');
       const days = await snapshots.days(page.limit, q.before);
@@ -196,12 +168,12 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
 
     app.get('/snapshots/:day', async (req, reply) => {
       const { day: dayText } = req.params as { day: string };
-      const q = queryOf(req, reply, ['book', 'lots', 'type'] as const);
+      const q = queryParams(req, reply, ['book', 'lots', 'type'] as const);
       if (isReply(q)) return q;
       const start = parseDay(dayText);
       if (start === undefined) return problem(reply, 400, 'BAD_DAY', 'Bad day', `expected YYYY-MM-DD, got ${JSON.stringify(dayText)}`);
       if (q.type !== undefined && q.type !== 'eod' && q.type !== 'sod') return problem(reply, 400, 'BAD_QUERY', 'Bad `type`', 'eod (the state at the day\'s close, the default) or sod (at its open: the EOD of the day before)');
-      const lots = flag(reply, 'lots', q.lots);
+      const lots = flagParam(reply, 'lots', q.lots);
       if (isReply(lots)) return lots;
       const books = booksOf(req, reply, q.book);
       if (isReply(books)) return books;
@@ -235,7 +207,7 @@ export function reportRoutes(service: Service, snapshots: Snapshots, audit?: Aud
     app.get('/export/:kind', async (req, reply) => {
       const { kind } = req.params as { kind: string };
       if (!(EXPORT_KINDS as readonly string[]).includes(kind)) return problem(reply, 404, 'NOT_FOUND', 'No such export', `one of ${EXPORT_KINDS.join(', ')}`);
-      const q = queryOf(req, reply, ['format', 'book', 'asset', 'venue', 'at', 'from', 'to', 'type'] as const);
+      const q = queryParams(req, reply, ['format', 'book', 'asset', 'venue', 'at', 'from', 'to', 'type'] as const);
       if (isReply(q)) return q;
       const format = (q.format ?? 'csv') as Format;
       if (!(FORMATS as readonly string[]).includes(format) || (format === 'jsonl' && kind !== 'events')) {

@@ -6,13 +6,12 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { parseTimestamp } from '../../domain/time.js';
 import type { Service } from '../../app/service.js';
 import { positionsBody } from '../../app/positions-json.js';
 import { bookForbidden, installAuth, principalOf, requestedBooks, visibleBooks, type HttpAuth } from './auth.js';
 import { installWriteLimit, type WriteLimit } from './limits.js';
 import { eventRoutes } from './events-routes.js';
-import { pageQuery, problem } from './problem.js';
+import { flagParam, isReply, pageQuery, problem, queryParams, timeParam } from './problem.js';
 import { recordRoutes } from './route-table.js';
 
 export interface HttpOptions {
@@ -225,30 +224,16 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     return reply.code(prior.status).header('idempotent-replayed', 'true').type('application/json').send(prior.body);
   }
 
-  /** A query parameter given at most once; an array (given twice) is a 400. */
-  function param(q: Record<string, unknown>, name: string, reply: FastifyReply): string | undefined | FastifyReply {
-    const v = q[name];
-    if (v === undefined || typeof v === 'string') return v;
-    return problem(reply, 400, 'BAD_QUERY', `Bad \`${name}\``, `give ${name} once (several books: book=a,b)`);
-  }
-
   app.get('/positions', async (req, reply) => {
-    const raw = req.query as Record<string, unknown>;
-    const q: Record<string, string | undefined> = {};
-    for (const name of ['book', 'asset', 'venue', 'at', 'lots']) {
-      const v = param(raw, name, reply);
-      if (typeof v === 'object') return v;
-      q[name] = v;
-    }
+    const q = queryParams(req, reply, ['book', 'asset', 'venue', 'at', 'lots'] as const);
+    if (isReply(q)) return q;
     const books = requestedBooks(req, q.book, reply);
     if (books !== undefined && !Array.isArray(books)) return books;
-    let at: number | undefined;
-    if (q.at !== undefined) {
-      at = parseTimestamp(q.at);
-      if (at === undefined) return problem(reply, 400, 'BAD_TIMESTAMP', 'Bad `at`', `expected ISO-8601 UTC, got ${JSON.stringify(q.at)}`);
-    }
-    if (q.lots !== undefined && q.lots !== '1' && q.lots !== 'true' && q.lots !== '0' && q.lots !== 'false') return problem(reply, 400, 'BAD_QUERY', 'Bad `lots`', 'true (1) or false (0)');
-    const options = { ...(books === undefined ? {} : { books }), lots: q.lots === '1' || q.lots === 'true' };
+    const at = timeParam(reply, 'at', q.at);
+    if (isReply(at)) return at;
+    const lots = flagParam(reply, 'lots', q.lots);
+    if (isReply(lots)) return lots;
+    const options = { ...(books === undefined ? {} : { books }), lots };
     const report = at === undefined ? service.positions(options) : await service.reportAt(at, options);
     const positions = report.positions.filter((p) => (q.asset === undefined || p.asset === q.asset) && (q.venue === undefined || p.byVenue[q.venue] !== undefined));
     // The JSON of { asOf, reporting, seq, positions }, each unchanged position's bytes kept from earlier answers, written in chunks.
