@@ -299,8 +299,9 @@ export class Service {
       queued.push(p);
       void p.finally(() => {
         void queued.splice(queued.indexOf(p), 1);
-        // What arrived while the lanes were busy goes as one batch now.
-        if (batch.length > 0 && timer === undefined && soon === undefined && queued.length < 2) flush();
+        // What arrived while the lanes were busy goes as one batch now, without waiting for the
+        // rest of `batchWaitMs` (a timer set while they were busy is cleared by the flush).
+        if (batch.length > 0 && soon === undefined && queued.length < 2) flush();
       });
     };
     // The wait is up: flush, unless two batches are still in the lanes. Then the batch keeps
