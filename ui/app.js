@@ -751,6 +751,28 @@ function setStatus(text, cls) {
   $('status').className = `status ${cls}`;
 }
 
+/** A position's identity within its book, as a delta's `removed` names it. */
+const positionId = (p) => `${p.kind}|${p.asset}|${p.venue ?? ''}`;
+
+/** A book's positions after a delta: its positions replace those with the same identity, `removed` go. */
+function mergeDelta(positions, m) {
+  const gone = new Set((m.removed ?? []).map(positionId));
+  const fresh = new Map(m.positions.map((p) => [positionId(p), p]));
+  const out = [];
+  for (const p of positions) {
+    const id = positionId(p);
+    if (gone.has(id)) continue;
+    const f = fresh.get(id);
+    if (f === undefined) out.push(p);
+    else {
+      out.push(f);
+      fresh.delete(id);
+    }
+  }
+  for (const p of fresh.values()) out.push(p);
+  return out;
+}
+
 function onMessage(m) {
   if (m.type === 'heartbeat' || m.type === 'pong') {
     $('seq').textContent = `seq ${m.seq}`;
@@ -766,7 +788,8 @@ function onMessage(m) {
     return;
   }
   state.lastSeq.set(m.book, m.seq);
-  state.books.set(m.book, { seq: m.seq, summary: m.summary, positions: m.positions });
+  const positions = m.type === 'snapshot' ? m.positions : mergeDelta(state.books.get(m.book)?.positions ?? [], m);
+  state.books.set(m.book, { seq: m.seq, summary: m.summary, positions });
   $('seq').textContent = `seq ${m.seq}`;
   positionsChanged();
   schedule('pnl');

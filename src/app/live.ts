@@ -4,17 +4,20 @@
  * protocol is the same whatever carries it; `src/adapters/http/ws.ts` plugs in `ws` sockets.
  *
  * Invariants:
- * - per (session, book) the first message is a `snapshot`, then `delta`s whose `prevSeq` is the
- *   `seq` of the message sent before for that book: a client whose last `seq` differs has missed
- *   one and asks for a `resync`;
+ * - per (session, book) the first message is a `snapshot` (every position), then `delta`s whose
+ *   `prevSeq` is the `seq` of the message sent before for that book and whose `positions` are
+ *   those new or different since it (`removed`: those gone): a client whose last `seq` differs
+ *   has missed one and asks for a `resync`;
  * - `seq` never goes back for a (session, book): an update not newer than what was sent is dropped;
- * - at most one message per book per `minIntervalMs` per session (the latest state wins);
+ * - at most one message per book per `minIntervalMs` per session: the service's updates in
+ *   between are merged (the latest report of each position; a position gone and back is changed);
  * - a book the session's visibility refuses is never named in anything sent to it;
- * - memory per session is bounded: one pending update per subscribed book, and a peer whose
+ * - memory per session is bounded: at most one pending report per position of a subscribed book, and a peer whose
  *   unsent bytes pass `maxBufferedBytes` is closed (1013) instead of buffered further.
  */
 import type { BookSummary, PositionReport, Report, ReportOptions } from '../domain/report.js';
 import { isName } from '../domain/validate.js';
+import { MergedDiff } from './book-diff.js';
 import type { BookUpdate } from './service.js';
 
 /** What the hub reads from the service (a `Service` is one). */
@@ -79,12 +82,19 @@ export interface LiveStats {
 
 type Obj = Record<string, unknown>;
 
+interface Pending {
+  seq: number;
+  at: string;
+  summary: BookSummary | undefined;
+  readonly diff: MergedDiff;
+}
+
 /** A book's state as one session last saw it. */
 interface Sent {
   seq: number;
   atMs: number;
-  /** The newest update not sent yet (coalesced: it replaces any older one). */
-  pending: BookUpdate | undefined;
+  /** The updates not sent yet, merged: the newest's seq, time and summary, and every change since `seq`. */
+  pending: Pending | undefined;
   /** A resync asked for within the book's interval: one snapshot when the interval has passed. */
   resync?: boolean;
 }
@@ -120,8 +130,7 @@ export class LiveHub {
   /** The service's update of one book (`Service.onUpdate`): offered to each session that follows it. */
   publish(update: BookUpdate): void {
     if (this.sessions.size === 0) return;
-    const tail = updateTail(update);
-    for (const s of this.sessions) s.offer(update, tail);
+    for (const s of this.sessions) s.offer(update);
   }
 
   /** Closes every session and stops the heartbeat. */
@@ -148,7 +157,7 @@ export class LiveHub {
   }
 }
 
-/** `"summary":…,"positions":…}`: the part of a snapshot or delta shared by every session. */
+/** `"at":…,"summary":…,"positions":…}`: the part of a snapshot shared by every session. */
 function updateTail(u: { at: string; summary: BookSummary | undefined; positions: readonly PositionReport[] }): string {
   return `"at":${JSON.stringify(u.at)},"summary":${JSON.stringify(u.summary ?? null)},"positions":${JSON.stringify(u.positions)}}`;
 }
@@ -239,32 +248,53 @@ export class LiveSession {
     this.send(text);
   }
 
-  /** @internal an update from the service, coalesced into what this session is sent. */
-  offer(u: BookUpdate, tail: string): void {
+  /**
+   * @internal an update from the service, merged into what this session is sent. Its changes are
+   * since the service's previous update of the book (`prevSeq`), which every session was offered
+   * too: merged onto what the session was sent (a snapshot at or after it, or earlier updates),
+   * they are every change since. A gap (the service's chain broken) makes a snapshot.
+   */
+  offer(u: BookUpdate): void {
     if (this.closed) return;
     const sent = this.books.get(u.book);
     if (sent === undefined) {
       if (!this.all || !this.visibility.canSee(u.book)) return;
       // A book born after a `"*"` subscription: its first message is a snapshot.
       this.books.set(u.book, { seq: u.seq, atMs: this.hub.clock(), pending: undefined });
-      this.send(`{"type":"snapshot","book":${JSON.stringify(u.book)},"seq":${u.seq},${tail}`);
+      this.send(`{"type":"snapshot","book":${JSON.stringify(u.book)},"seq":${u.seq},${updateTail(u)}`);
       return;
     }
     if (u.seq <= sent.seq) return;
-    if (sent.pending === undefined && this.hub.clock() - sent.atMs >= this.hub.options.minIntervalMs) {
-      this.delta(u.book, sent, u, tail);
+    // The session holds the state at `covered`: this update's changes start at `u.prevSeq`.
+    const covered = sent.pending?.seq ?? sent.seq;
+    if (u.prevSeq > covered) {
+      sent.pending = undefined;
+      sent.resync = true;
+      this.schedule();
       return;
     }
-    sent.pending = u;
+    const pending = sent.pending ?? { seq: u.seq, at: u.at, summary: u.summary, diff: new MergedDiff() };
+    pending.seq = u.seq;
+    pending.at = u.at;
+    pending.summary = u.summary;
+    pending.diff.add(u);
+    sent.pending = pending;
+    if (sent.resync !== true && this.hub.clock() - sent.atMs >= this.hub.options.minIntervalMs) {
+      this.delta(u.book, sent, pending);
+      return;
+    }
     this.schedule();
   }
 
-  private delta(book: string, sent: Sent, u: BookUpdate, tail: string = updateTail(u)): void {
+  private delta(book: string, sent: Sent, p: Pending): void {
     const prev = sent.seq;
-    sent.seq = u.seq;
+    sent.seq = p.seq;
     sent.atMs = this.hub.clock();
     sent.pending = undefined;
-    this.send(`{"type":"delta","book":${JSON.stringify(book)},"seq":${u.seq},"prevSeq":${prev},${tail}`);
+    const { changed, removed } = p.diff.diff();
+    this.send(
+      `{"type":"delta","book":${JSON.stringify(book)},"seq":${p.seq},"prevSeq":${prev},"at":${JSON.stringify(p.at)},"summary":${JSON.stringify(p.summary ?? null)},"removed":${JSON.stringify(removed)},"positions":${JSON.stringify(changed)}}`,
+    );
   }
 
   /** One timer per session: fires when the earliest pending book may be sent. */

@@ -1,10 +1,11 @@
 /** The live hub's protocol on fake peers and a fake clock: coalescing, the seq chain, the bounds. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Report } from '../domain/report.js';
+import type { PositionReport, Report } from '../domain/report.js';
+import type { PositionRef } from './book-diff.js';
 import { LiveHub, type LivePeer, type LiveState } from './live.js';
 import type { BookUpdate } from './service.js';
 
-type Msg = { type: string; book?: string; seq?: number; prevSeq?: number; code?: string };
+type Msg = { type: string; book?: string; seq?: number; prevSeq?: number; code?: string; positions?: { asset: string; qty: string }[]; removed?: PositionRef[] };
 
 function fakePeer(): LivePeer & { msgs: Msg[]; buffered: number; closed: { code: number; reason: string } | undefined } {
   const p = {
@@ -24,7 +25,8 @@ const state: LiveState = {
   ledger: { bookNames: () => ['mm', 'otc'] },
   report: (o) => ({ positions: [], books: (o.books ?? []).map((book) => ({ book })) }) as unknown as Report,
 };
-const update = (book: string, seq: number): BookUpdate => ({ book, seq, at: 'x', summary: undefined, positions: [] });
+const update = (book: string, seq: number, prevSeq = seq - 1, changed: PositionReport[] = [], removed: PositionRef[] = []): BookUpdate => ({ book, seq, prevSeq, at: 'x', summary: undefined, positions: changed, changed, removed });
+const pos = (asset: string, qty: string): PositionReport => ({ book: 'mm', asset, kind: 'spot', qty }) as unknown as PositionReport;
 
 describe('LiveHub', () => {
   beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
@@ -56,6 +58,30 @@ describe('LiveHub', () => {
     hub.close();
   });
 
+  it('a delta carries what changed since the message before: updates in between merged, the latest report of each position, those gone', () => {
+    const hub = new LiveHub(state, {}, () => Date.now());
+    const peer = fakePeer();
+    hub.open(peer)!.receive('{"op":"subscribe","books":["mm"]}');
+    vi.advanceTimersByTime(100);
+    hub.publish(update('mm', 6, 5, [pos('BTC', '1'), pos('ETH', '2')]));
+    expect(peer.msgs.at(-1)).toMatchObject({ type: 'delta', seq: 6, prevSeq: 5, positions: [{ asset: 'BTC', qty: '1' }, { asset: 'ETH', qty: '2' }], removed: [] });
+    // Within the next 100 ms: BTC twice, ETH gone, SOL gone and back, XRP new then gone.
+    hub.publish(update('mm', 7, 6, [pos('BTC', '1.5'), pos('XRP', '3')], [{ asset: 'SOL', kind: 'spot' }]));
+    hub.publish(update('mm', 8, 7, [pos('BTC', '2'), pos('SOL', '4')], [{ asset: 'ETH', kind: 'spot' }, { asset: 'XRP', kind: 'spot' }]));
+    expect(peer.msgs.filter((m) => m.type === 'delta')).toHaveLength(1);
+    vi.advanceTimersByTime(100);
+    const d = peer.msgs.at(-1)!;
+    expect(d).toMatchObject({ type: 'delta', seq: 8, prevSeq: 6 });
+    expect(d.positions!.map((p) => `${p.asset}=${p.qty}`).sort()).toEqual(['BTC=2', 'SOL=4']);
+    expect(d.removed!.map((r) => r.asset).sort()).toEqual(['ETH', 'XRP']);
+    // The service's chain broken (an update whose changes start after what the session holds): a snapshot.
+    vi.advanceTimersByTime(100);
+    hub.publish(update('mm', 12, 10, [pos('BTC', '9')]));
+    vi.advanceTimersByTime(100);
+    expect(peer.msgs.at(-1)).toMatchObject({ type: 'snapshot', book: 'mm', seq: 5 });
+    hub.close();
+  });
+
   it('a resync loop is coalesced: at most one snapshot per book per 100 ms, and the last ask is answered', () => {
     let reports = 0;
     const counting: LiveState = { ...state, report: (o) => (reports++, state.report(o)) };
@@ -74,7 +100,7 @@ describe('LiveHub', () => {
     expect(snapshots.length).toBeLessThanOrEqual(4);
     expect(reports).toBe(snapshots.length);
     // After a resync snapshot, deltas chain from its seq.
-    hub.publish(update('mm', 9));
+    hub.publish(update('mm', 9, 5));
     vi.advanceTimersByTime(200);
     expect(peer.msgs.at(-1)).toMatchObject({ type: 'delta', seq: 9, prevSeq: 5 });
     hub.close();

@@ -16,17 +16,23 @@ const CLOSE = encoder.encode(']}');
 /** The size of the chunks of `positionsBody`. */
 const CHUNK = 64 * 1024;
 
+/** A position's JSON as UTF-8, kept beside its (immutable) report. */
+export function positionBytes(p: PositionReport): Uint8Array {
+  let bytes = bytesOf.get(p);
+  if (bytes === undefined) {
+    bytes = encoder.encode(JSON.stringify(p));
+    bytesOf.set(p, bytes);
+  }
+  return bytes;
+}
+
 /** The body's pieces in order (the positions' kept bytes among them), and its length. */
 function pieces(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): { pieces: Uint8Array[]; length: number } {
   const h = JSON.stringify(head);
   const out: Uint8Array[] = [encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`)];
   let length = out[0]!.length + CLOSE.length;
   for (const [i, p] of positions.entries()) {
-    let bytes = bytesOf.get(p);
-    if (bytes === undefined) {
-      bytes = encoder.encode(JSON.stringify(p));
-      bytesOf.set(p, bytes);
-    }
+    const bytes = positionBytes(p);
     if (i > 0) out.push(COMMA);
     out.push(bytes);
     length += bytes.length + (i > 0 ? 1 : 0);

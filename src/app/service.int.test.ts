@@ -198,7 +198,81 @@ describe('service recovery', () => {
   });
 });
 
+type Update = { book: string; seq: number; prevSeq: number; type: 'snapshot' | 'delta' | 'reset'; positions: Pos[]; removed?: Pos[] };
+type Pos = { asset: string; kind: string; venue?: string };
+const posId = (p: Pos): string => `${p.kind}|${p.asset}|${p.venue ?? ''}`;
+const sortedById = (ps: readonly Pos[]): Pos[] => [...ps].sort((a, b) => (posId(a) < posId(b) ? -1 : 1));
+
+/** A consumer of `<prefix>.<book>`: a snapshot (or, after a reset, GET /positions) then each delta applied; the chain checked. */
+class UpdateConsumer {
+  readonly held = new Map<string, Map<string, Pos>>();
+  readonly last = new Map<string, number>();
+  readonly types: string[] = [];
+  /** Positions carried by each delta. */
+  readonly deltaSizes: number[] = [];
+  constructor(private readonly read: (book: string) => Pos[]) {}
+  take(u: Update): void {
+    this.types.push(u.type);
+    if (u.type !== 'snapshot') expect(u.prevSeq).toBe(this.last.get(u.book) ?? 0);
+    if (u.type === 'snapshot') this.held.set(u.book, new Map(u.positions.map((p) => [posId(p), p])));
+    else if (u.type === 'reset') this.held.set(u.book, new Map(this.read(u.book).map((p) => [posId(p), p])));
+    else {
+      this.deltaSizes.push(u.positions.length + (u.removed?.length ?? 0));
+      const m = this.held.get(u.book)!;
+      for (const r of u.removed ?? []) m.delete(posId(r));
+      for (const p of u.positions) m.set(posId(p), p);
+    }
+    this.last.set(u.book, u.seq);
+  }
+  view(book: string): Pos[] {
+    return sortedById([...(this.held.get(book)?.values() ?? [])]);
+  }
+}
+
 describe('service updates', () => {
+  it('each book: a snapshot first, then deltas of what changed; a consumer applying them holds the book; a book too large for one message starts with a reset', async () => {
+    const lines = generatedLines(240, 11);
+    for (const maxPayload of [1024 * 1024, 2500]) {
+      const db = await freshDatabase();
+      const sql = pgSql(db.url);
+      try {
+        let service: Service | undefined = undefined;
+        const read = (book: string): Pos[] => service!.positions({ books: [book] }).positions;
+        const consumer = new UpdateConsumer(read);
+        const sizes: number[] = [];
+        const sink = {
+          publish: (_subject: string, p: Uint8Array) => {
+            sizes.push(p.length);
+            consumer.take(JSON.parse(Buffer.from(p).toString('utf8')) as Update);
+          },
+          close: () => Promise.resolve(),
+          maxPayload,
+        };
+        service = new Service(new PgStore(sql, new InstrumentRegistry()), sink, serviceConfig({ updateIntervalMs: 0 }), quiet);
+        await service.start();
+        for (let i = 0; i < lines.length; i += 4) expect((await service.submit(lines.slice(i, i + 4), 'http')).status).toBe(200);
+        await service.stop();
+        const books = service.report().books.map((b) => b.book);
+        expect(books.length).toBeGreaterThan(1);
+        for (const b of books) expect(consumer.view(b)).toEqual(sortedById(read(b)));
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(maxPayload);
+        const counts = { snapshot: 0, delta: 0, reset: 0 };
+        for (const t of consumer.types) counts[t as keyof typeof counts]++;
+        if (maxPayload > 2500) expect(counts).toMatchObject({ snapshot: books.length, reset: 0 });
+        else expect(counts.reset).toBeGreaterThanOrEqual(books.length);
+        expect(counts.delta).toBeGreaterThan(20);
+        // Deltas follow the activity (4 events a batch), not the size of the book.
+        const biggest = Math.max(...books.map((b) => read(b).length));
+        expect(biggest).toBeGreaterThan(6);
+        expect(Math.max(...consumer.deltaSizes)).toBeLessThan(biggest);
+      } finally {
+        await sql.close();
+        await db.drop();
+      }
+    }
+  });
+
+
   it('an update larger than the sink takes, or one the sink refuses, is dropped and logged: the batch is booked all the same', async () => {
     const db = await freshDatabase();
     const sql = pgSql(db.url);

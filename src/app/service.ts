@@ -29,17 +29,36 @@ import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection, type SerializedCheckpointBook } from '../adapters/pg/store.js';
 import { submitInMemory, submitWithHistory } from './history.js';
+import { diffPositions, indexPositions, type PositionIndex, type PositionRef } from './book-diff.js';
 import { withPositions } from './positions-json.js';
 import { EventTally, type ServiceObserver } from './observer.js';
 import type { Delivery, EventSource, UpdateSink } from './ports.js';
 
-/** One book's published update (`<updatesPrefix>.<book>`): its state after the batch booked up to `seq`. */
+/**
+ * One book's update, as the service tells its listeners (the WebSocket hub): its state after the
+ * batches booked up to `seq`, and what changed since the book's previous update (`prevSeq`; 0:
+ * none before, from this process). What goes on NATS is built from it (`publishUpdate`).
+ */
 export interface BookUpdate {
   readonly book: string;
   readonly seq: number;
+  readonly prevSeq: number;
   readonly at: string;
   readonly summary: BookSummary | undefined;
+  /** Every position of the book now. */
   readonly positions: PositionReport[];
+  /** Positions new or different since the update `prevSeq` (all of them when it is 0). */
+  readonly changed: PositionReport[];
+  /** Positions in the update `prevSeq` and gone since. */
+  readonly removed: PositionRef[];
+}
+
+/** What a book's last update on the sink (NATS) held: the base of the next delta. */
+interface SinkBase {
+  readonly seq: number;
+  readonly index: PositionIndex;
+  /** When the last whole-book update (`snapshot`) went (ms since the epoch). */
+  readonly fullAt: number;
 }
 
 export interface Logger {
@@ -74,6 +93,8 @@ export interface ServiceConfig {
   readonly updatesPrefix: string;
   /** A book's updates are coalesced: at most one per this many ms. */
   readonly updateIntervalMs: number;
+  /** A book's NATS updates are its whole state (`snapshot`) at least this often (ms), when it fits; deltas between. */
+  readonly updateSnapshotMs: number;
   /** Delay before a message is redelivered after a transient fault (ms). */
   readonly retryDelayMs: number;
 }
@@ -90,7 +111,8 @@ export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
   windowMaxEvents: 50_000,
   consumer: 'utl',
   updatesPrefix: 'utl.updates',
-  updateIntervalMs: 10,
+  updateIntervalMs: 2,
+  updateSnapshotMs: 60_000,
   retryDelayMs: 1000,
 };
 
@@ -175,6 +197,10 @@ export class Service {
   private readonly updateCost = new Map<string, number>();
   /** When an update of each book was last refused by the sink and logged. */
   private readonly updateWarned = new Map<string, number>();
+  /** Each book's last update (its seq and positions): what the next one is a delta of. */
+  private readonly lastUpdate = new Map<string, { seq: number; index: PositionIndex }>();
+  /** Each book's last update taken by the sink. */
+  private readonly sinkBase = new Map<string, SinkBase>();
   private maxTs: TsUs = Number.MIN_SAFE_INTEGER;
   private stopping = false;
   private readonly sources: EventSource[] = [];
@@ -641,37 +667,68 @@ export class Service {
       this.toPublish.delete(book);
       this.lastPublished.set(book, Date.now());
       const r = buildBookUpdate(this.ledger, book);
-      const update: BookUpdate = { book, seq: this.stats.lastSeq, at, summary: r?.summary, positions: r?.positions ?? [] };
-      this.publishUpdate(update);
+      const positions = r?.positions ?? [];
+      const index = indexPositions(positions);
+      const prev = this.lastUpdate.get(book);
+      const seq = this.stats.lastSeq;
+      const update: BookUpdate = { book, seq, prevSeq: prev?.seq ?? 0, at, summary: r?.summary, positions, ...diffPositions(prev?.index, index) };
+      this.lastUpdate.set(book, { seq, index });
+      this.publishUpdate(update, index);
       this.onUpdate?.(update);
       this.updateCost.set(book, performance.now() - t0);
     }
   }
 
   /**
-   * Sends one update to the sink: `JSON.stringify(update)`, byte for byte, with the positions'
-   * bytes kept from earlier updates (`withPositions`). Updates are at most once: one larger than
-   * the sink takes (NATS: the server's max_payload), or that the sink refuses, is dropped and
-   * logged (once a minute per book), never a failure of the batch, whose events are booked and
-   * must be acknowledged.
+   * Sends one update to the sink (NATS `<updatesPrefix>.<book>`): a JSON object whose first fields
+   * are `book`, `seq`, `prevSeq` and `type` (docs/api.md "Updates on NATS"), then `at`, `summary`:
+   * - `snapshot`: `positions` is the whole book. A book's first update from this process, and then
+   *   one every `updateSnapshotMs`, when it fits the sink's max payload.
+   * - `delta`: `positions` are those new or different since the update `prevSeq`, `removed` those
+   *   gone: the update of a book's activity, not of its size.
+   * - `reset`: neither fits (a book too large for one message, or a delta as large after a
+   *   rebook): no positions. A consumer reads the book from `GET /positions?book=` (whose `seq`
+   *   says where it stands) and applies the deltas after it; deltas chain from here.
+   * Each is a delta of the last update the sink took, so an update the sink refuses is logged
+   * (once a minute per book) and the next one covers it; never a failure of the batch, whose
+   * events are booked and must be acknowledged. The positions' bytes are kept from earlier
+   * updates (`withPositions`).
    */
-  private publishUpdate(update: BookUpdate): void {
-    const { positions, ...rest } = update;
+  private publishUpdate(update: BookUpdate, index: PositionIndex): void {
     const sink = this.sink!;
+    const book = update.book;
+    const base = this.sinkBase.get(book);
+    const now = Date.now();
+    const head = (type: 'snapshot' | 'delta' | 'reset'): Record<string, unknown> => ({ book, seq: update.seq, prevSeq: base?.seq ?? 0, type, at: update.at, summary: update.summary ?? null });
+    let body: Buffer | undefined;
+    let full = false;
+    if (base === undefined || now - base.fullAt >= this.config.updateSnapshotMs) {
+      body = withPositions(head('snapshot'), update.positions, sink.maxPayload);
+      full = body !== undefined;
+    }
+    if (body === undefined && base !== undefined) {
+      // The common case: the sink took the previous update, so its delta is the update's.
+      const d = base.seq === update.prevSeq ? update : diffPositions(base.index, index);
+      body = withPositions({ ...head('delta'), removed: d.removed }, d.changed, sink.maxPayload);
+    }
+    // A reset counts as a snapshot for the timing: a book too large for one is not tried at every update.
+    if (body === undefined) {
+      body = withPositions(head('reset'), [], sink.maxPayload);
+      full = true;
+    }
     let err: unknown = `larger than the sink's max payload (${sink.maxPayload} bytes)`;
-    const body = withPositions(rest, positions, sink.maxPayload);
     if (body !== undefined) {
       try {
-        sink.publish(`${this.config.updatesPrefix}.${update.book}`, body);
+        sink.publish(`${this.config.updatesPrefix}.${book}`, body);
+        this.sinkBase.set(book, { seq: update.seq, index, fullAt: full ? now : base!.fullAt });
         return;
       } catch (e) {
         err = e;
       }
     }
-    const now = Date.now();
-    if (now - (this.updateWarned.get(update.book) ?? 0) < 60_000) return;
-    this.updateWarned.set(update.book, now);
-    this.log.warn({ err: String(err), book: update.book, positions: positions.length }, 'update not published');
+    if (now - (this.updateWarned.get(book) ?? 0) < 60_000) return;
+    this.updateWarned.set(book, now);
+    this.log.warn({ err: String(err), book, positions: update.positions.length }, 'update not published');
   }
 
   /** A restart point, then the windows trimmed (their new bases stored for late events). */

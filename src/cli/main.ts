@@ -148,6 +148,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--ack-wait-ms <ms>', 'JetStream redelivers a message not acknowledged within this time').env('UTL_ACK_WAIT_MS').argParser(parseCount).default(10_000))
     .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(50_000))
     .addOption(new Option('--update-interval-ms <ms>', "a book's updates (NATS, WebSocket) at most once per this many ms (and per ten times their build cost)").env('UTL_UPDATE_INTERVAL_MS').argParser(parseCount).default(DEFAULT_SERVICE_CONFIG.updateIntervalMs))
+    .addOption(new Option('--update-snapshot-ms <ms>', "a book's NATS update is its whole state (when it fits one message) at least once per this many ms; deltas between").env('UTL_UPDATE_SNAPSHOT_MS').argParser(parseCount).default(DEFAULT_SERVICE_CONFIG.updateSnapshotMs))
     .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
     .addOption(new Option('--recon <file>', 'reconciliation settings (YAML: tolerances, lending venues, transfer matching, intervals)').env('UTL_RECON'))
     .addOption(new Option('--alerts <file>', 'alert rules and sinks (YAML, docs/alerts.md; default: the built-in rules, to the log and NATS)').env('UTL_ALERTS'))
@@ -216,6 +217,7 @@ interface StartFlags {
   batchWaitMs: number;
   checkpointEvery: number;
   updateIntervalMs: number;
+  updateSnapshotMs: number;
   ackWaitMs: number;
   logLevel: string;
   auth?: 'required' | 'off';
@@ -336,6 +338,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
       batchWaitMs: flags.batchWaitMs,
       checkpointEvery: flags.checkpointEvery,
       updateIntervalMs: flags.updateIntervalMs,
+      updateSnapshotMs: flags.updateSnapshotMs,
     },
     databaseUrl,
     natsUrl,

@@ -94,6 +94,8 @@ describe('dashboard (headless Chromium)', () => {
   it('updates the grid live from the WebSocket when a fill is booked, without a reload', async () => {
     // In-page code as strings: this project's TypeScript has no DOM types.
     await page.evaluate('window.stayed = true');
+    const rowsOf = (): Promise<string[]> => page.evaluate<string[]>(`[...document.querySelectorAll('#positions tr[data-key]')].map((r) => r.dataset.key)`);
+    const rowsBefore = await rowsOf();
     const before = (await btc()).qty;
     const fill = { type: 'trade', id: 'dash-1', ts: '2026-03-02T12:00:00Z', book: 'mm', venue: 'binance', instrument: 'BTC/USDT', side: 'buy', qty: '0.25', price: '60000' };
     const r = await fetch(`${running.url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([fill]) });
@@ -103,6 +105,9 @@ describe('dashboard (headless Chromium)', () => {
     const shown = await fmtQty(after);
     await page.waitForFunction(`document.querySelector('#positions tr[data-key="mm|BTC|"] td:nth-child(4)')?.textContent === ${JSON.stringify(shown)}`);
     expect(await page.evaluate('window.stayed')).toBe(true);
+    // The delta carried the changed positions only: the others are still there.
+    expect(rowsBefore.length).toBeGreaterThan(1);
+    expect(await rowsOf()).toEqual(rowsBefore);
   });
 
   it('a row click shows the position detail; the screenshot shows real data', async () => {

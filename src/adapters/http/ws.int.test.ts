@@ -45,6 +45,19 @@ class Client {
   of(book: string): Msg[] {
     return this.msgs.filter((m) => m.book === book && (m.type === 'snapshot' || m.type === 'delta'));
   }
+  /** The book's positions as a client holds them: the last snapshot, then each delta after it applied (sorted as the API sorts them). */
+  view(book: string): unknown[] {
+    const id = (p: unknown): string => { const q = p as { kind: string; asset: string; venue?: string }; return `${q.kind}|${q.asset}|${q.venue ?? ''}`; };
+    let held = new Map<string, unknown>();
+    for (const m of this.of(book)) {
+      if (m.type === 'snapshot') held = new Map((m.positions ?? []).map((p) => [id(p), p]));
+      else {
+        for (const r of (m.removed as unknown[] | undefined) ?? []) held.delete(id(r));
+        for (const p of m.positions ?? []) held.set(id(p), p);
+      }
+    }
+    return [...held.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, p]) => p);
+  }
   async next(pred: (m: Msg) => boolean, what: string, ms = 5000): Promise<Msg> {
     await waitUntil(() => this.msgs.some(pred), ms, what);
     return this.msgs.find(pred)!;
@@ -53,6 +66,8 @@ class Client {
     this.ws.terminate();
   }
 }
+
+const id = (p: unknown): string => { const q = p as { kind: string; asset: string; venue?: string }; return `${q.kind}|${q.asset}|${q.venue ?? ''}`; };
 
 let idn = 0;
 const ts0 = Date.parse('2026-03-01T00:00:00Z');
@@ -122,10 +137,11 @@ describe('GET /ws', () => {
       const deltas = c.of(book).filter((m) => m.type === 'delta');
       expect(deltas.length).toBeLessThan(50);
       expect(deltas.length).toBeLessThanOrEqual(Math.ceil(ms / 100) + 2);
-      const last = deltas.at(-1)!;
       const now = await positions(book);
       expect(now.seq).toBe(seq);
-      expect(last.positions).toEqual(now.positions);
+      // A delta carries the positions that changed (here the one traded), and the client's view, the snapshot with every delta applied, is the book.
+      for (const d of deltas) expect(d.positions!.length).toBeLessThanOrEqual(2);
+      expect(c.view(book)).toEqual([...now.positions].sort((a, b) => (id(a) < id(b) ? -1 : 1)));
     }
     c.close();
   });
@@ -251,7 +267,8 @@ describe('GET /ws', () => {
     });
 
     it('drops a client that does not read (1013) while another goes on', async () => {
-      // A wide book: every update carries hundreds of positions, so unread bytes pile up fast.
+      // A wide book: every snapshot carries hundreds of positions, so unread bytes pile up fast
+      // (the client that does not read still asks for a resync, a snapshot, every 20 ms).
       const assets = Array.from({ length: 400 }, (_, i) => `W${String(i).padStart(4, '0')}`);
       await post(assets.map((a) => trade('wide', `${a}/USD`, 'buy', '1', '10')));
       const slow = await Client.open(urlOf(app2));
@@ -266,6 +283,7 @@ describe('GET /ws', () => {
       let i = 0;
       while (slowHub.stats.droppedSlow === 0 && Date.now() < deadline) {
         await post([trade('wide', `${assets[i % assets.length]!}/USD`, 'buy', '1', String(10 + (i % 7)))]);
+        slow.send({ op: 'resync', book: 'wide' });
         i++;
         await new Promise((r) => setTimeout(r, 20));
       }

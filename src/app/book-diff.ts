@@ -1,0 +1,92 @@
+/**
+ * What changed in a book's positions from one update to the next: the positions that are new or
+ * different, and the ones gone. Updates (NATS `utl.updates.<book>`, WebSocket deltas) carry only
+ * that, so their size follows the activity, not the size of the book (a book of 5,000 positions
+ * is about 1.5 MB whole: more than NATS takes in one message).
+ *
+ * A position is the same as before when its report is the same object (a valuation is kept while
+ * its inputs are the same: report.ts) or when its JSON is the same bytes (after a rebook every
+ * report is a new object, mostly with the same figures).
+ */
+import type { PositionReport } from '../domain/report.js';
+import { positionBytes } from './positions-json.js';
+
+/** A position's identity within its book: what a `removed` entry names. */
+export interface PositionRef {
+  readonly asset: string;
+  readonly kind: PositionReport['kind'];
+  readonly venue?: string;
+}
+
+/** The positions of one update, by identity. */
+export type PositionIndex = ReadonlyMap<string, PositionReport>;
+
+export function positionKey(p: PositionRef): string {
+  return p.venue === undefined ? `${p.kind}\u0000${p.asset}` : `${p.kind}\u0000${p.asset}\u0000${p.venue}`;
+}
+
+export function positionRef(p: PositionReport): PositionRef {
+  return p.venue === undefined ? { asset: p.asset, kind: p.kind } : { asset: p.asset, kind: p.kind, venue: p.venue };
+}
+
+export function indexPositions(positions: readonly PositionReport[]): Map<string, PositionReport> {
+  const m = new Map<string, PositionReport>();
+  for (const p of positions) m.set(positionKey(p), p);
+  return m;
+}
+
+export interface BookDiff {
+  /** New or different since `before`, in the order of `after`. */
+  readonly changed: PositionReport[];
+  /** In `before`, not in `after`, in the order of `before`. */
+  readonly removed: PositionRef[];
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `after` against `before` (undefined: nothing before, every position is new). */
+export function diffPositions(before: PositionIndex | undefined, after: PositionIndex): BookDiff {
+  const changed: PositionReport[] = [];
+  const removed: PositionRef[] = [];
+  for (const [k, p] of after) {
+    const was = before?.get(k);
+    if (was === p) continue;
+    if (was === undefined || !bytesEqual(positionBytes(was), positionBytes(p))) changed.push(p);
+  }
+  if (before !== undefined) for (const [k, p] of before) if (!after.has(k)) removed.push(positionRef(p));
+  return { changed, removed };
+}
+
+/**
+ * Several consecutive diffs as one (what a coalesced message carries): the latest report of each
+ * changed position, and the positions gone at the end. Mutable; `add` in order.
+ */
+export class MergedDiff {
+  private readonly changed = new Map<string, PositionReport>();
+  private readonly removed = new Map<string, PositionRef>();
+
+  add(d: BookDiff): void {
+    for (const p of d.changed) {
+      const k = positionKey(p);
+      this.removed.delete(k);
+      this.changed.set(k, p);
+    }
+    for (const r of d.removed) {
+      const k = positionKey(r);
+      this.changed.delete(k);
+      this.removed.set(k, r);
+    }
+  }
+
+  get size(): number {
+    return this.changed.size + this.removed.size;
+  }
+
+  diff(): BookDiff {
+    return { changed: [...this.changed.values()], removed: [...this.removed.values()] };
+  }
+}
