@@ -18,7 +18,8 @@ import type { Service } from './service.js';
 
 export async function alertFacts(service: Service, recon: Reconciler, nowMs: number): Promise<AlertFacts> {
   const lag = await Promise.race([service.pending(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);
-  const report = service.report();
+  // In slices: a large book's report takes tens of ms, which would stall the API every evaluation.
+  const report = await service.reportSliced();
   const lastMark = new Map<string, number>();
   for (const m of service.ledger.marks.latest()) {
     const asset = m.pair.slice(0, m.pair.lastIndexOf('/'));

@@ -23,7 +23,7 @@ import type { LedgerEvent, TsUs } from '../domain/events.js';
 import type { Key } from '../domain/marks.js';
 import { Ledger, type LedgerConfig, type SubmitResult } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
-import { buildBookUpdate, buildPositions, buildReport, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
+import { bookUpdateSteps, buildPositions, buildReport, reportSteps, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
 import { marksSnapshotJson, restoreBook, restoreMarks, snapshotBalances, snapshotBookJson, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
@@ -31,6 +31,7 @@ import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection
 import { submitInMemory, submitWithHistory } from './history.js';
 import { diffPositions, indexPositions, type PositionIndex, type PositionRef } from './book-diff.js';
 import { withPositions } from './positions-json.js';
+import { runSliced } from './slices.js';
 import { EventTally, type ServiceObserver } from './observer.js';
 import type { Delivery, EventSource, UpdateSink } from './ports.js';
 
@@ -602,7 +603,7 @@ export class Service {
     if (tally !== undefined) this.observer?.booked(tally, performance.now());
     const changed = this.ledger.takeChanged();
     for (const b of changed) this.checkpointDirty.add(b);
-    if (changed.length > 0) this.publish(changed);
+    if (changed.length > 0) await this.publish(changed);
     if (this.sinceCheckpoint >= this.config.checkpointEvery || (this.sinceCheckpoint > 0 && Date.now() - this.lastCheckpointAt >= this.config.checkpointIntervalMs)) {
       await this.checkpoint();
     }
@@ -629,14 +630,14 @@ export class Service {
    * a large book's updates (5,000 positions: milliseconds each) take a bounded share of the
    * service's time instead of holding up the booking and the HTTP API.
    */
-  private publish(books: readonly string[]): void {
+  private async publish(books: readonly string[]): Promise<void> {
     if (this.sink === undefined) return;
     for (const b of books) this.toPublish.add(b);
-    this.publishDue();
+    await this.publishDue();
   }
 
-  /** Sends the pending books whose interval is up; the timer is set for the next one. */
-  private publishDue(): void {
+  /** Sends the pending books whose interval is up (in the booking lane); the timer is set for the next one. */
+  private async publishDue(): Promise<void> {
     const now = Date.now();
     const due: string[] = [];
     let next = Number.POSITIVE_INFINITY;
@@ -645,28 +646,32 @@ export class Service {
       if (at <= now) due.push(b);
       else next = Math.min(next, at);
     }
-    if (due.length > 0) this.send(due);
+    if (due.length > 0) await this.send(due);
     if (next === Number.POSITIVE_INFINITY || (this.publishTimer !== undefined && this.publishTimerAt <= next)) return;
     clearTimeout(this.publishTimer);
     this.publishTimerAt = next;
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;
       // In the booking lane: an update never shows a batch half booked.
-      void this.inBookLane(() => {
-        this.publishDue();
-        return Promise.resolve();
-      });
+      void this.inBookLane(() => this.publishDue());
     }, next - now);
   }
 
-  private send(books: readonly string[]): void {
+  /**
+   * Builds and sends each book's update. A large book's valuation is spread over slices of a few
+   * ms (the booking lane is held meanwhile, so the update is of one instant; HTTP requests are
+   * answered between the slices). Its cost, for the spacing of the book's updates, is the time
+   * spent building and sending, not the time others ran between the slices.
+   */
+  private async send(books: readonly string[]): Promise<void> {
     if (this.sink === undefined || books.length === 0) return;
     const at = new Date().toISOString();
     for (const book of books) {
-      const t0 = performance.now();
+      const busy = { ms: 0 };
       this.toPublish.delete(book);
       this.lastPublished.set(book, Date.now());
-      const r = buildBookUpdate(this.ledger, book);
+      const r = await runSliced(bookUpdateSteps(this.ledger, book), 4, busy);
+      const t0 = performance.now();
       const positions = r?.positions ?? [];
       const index = indexPositions(positions);
       const prev = this.lastUpdate.get(book);
@@ -675,7 +680,7 @@ export class Service {
       this.lastUpdate.set(book, { seq, index });
       this.publishUpdate(update, index);
       this.onUpdate?.(update);
-      this.updateCost.set(book, performance.now() - t0);
+      this.updateCost.set(book, busy.ms + performance.now() - t0);
     }
   }
 
@@ -801,6 +806,15 @@ export class Service {
     return buildReport(this.ledger, options);
   }
 
+  /**
+   * `report`, spread over slices of a few ms (HTTP requests and batches go on between them) and
+   * not in the booking lane: what is booked meanwhile may show in the positions valued after it.
+   * For monitors that look every few seconds (the alert rules), not for a figure of one instant.
+   */
+  reportSliced(options: ReportOptions = {}): Promise<Report> {
+    return runSliced(reportSteps(this.ledger, options));
+  }
+
   /** The positions of `report` alone, without its aggregates (much cheaper for a large book). */
   positions(options: ReportOptions = {}): Pick<Report, 'asOf' | 'reporting' | 'positions'> {
     return buildPositions(this.ledger, options);
@@ -835,7 +849,7 @@ export class Service {
     await this.inBookLane(async () => {
       if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
       this.publishTimer = undefined;
-      this.send([...this.toPublish]);
+      await this.send([...this.toPublish]);
       await this.flushCheckpoint();
       if (this.sinceCheckpoint > 0 || this.checkpointDirty.size > 0) {
         await this.checkpoint();

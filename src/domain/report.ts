@@ -147,7 +147,28 @@ interface Valued {
   total: Dec | undefined;
 }
 
+/** Positions (or balance cells) valued between two yields of the report's steps. */
+export const REPORT_STEP = 256;
+
+/** Runs a report's steps to the end: the synchronous report. */
+export function runSteps<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
 export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report {
+  return runSteps(reportSteps(ledger, options));
+}
+
+/**
+ * `buildReport` in steps: the generator yields after every REPORT_STEP positions or balance cells
+ * valued, so that a caller can spread a large report over several turns of its event loop
+ * (src/app: `runSliced`). The state must not change between the steps for the report to be of one
+ * instant (the service runs them in its booking lane, or accepts a report of several instants).
+ */
+export function* reportSteps(ledger: Ledger, options: ReportOptions = {}): Generator<void, Report> {
   const until = ledger.config.until;
   const key = until ?? END_TS;
   const marks = ledger.marks;
@@ -164,7 +185,7 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
     const s = ledger.bookState(book)!;
     const bookAssets = new Map<string, { qty: Dec; value: Dec | undefined }>();
     const totals = new BookTotals(s);
-    valueBook(ledger, s, key, options, positions, (v) => {
+    yield* valueBookSteps(ledger, s, key, options, positions, (v) => {
       totals.add(v);
       // An unpriced inverse contract has no known delta, but its asset is still unpriced.
       if (!v.deltaQty.isZero() || v.value === undefined) {
@@ -176,7 +197,9 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
     const acc = accOf(bookAcc, book);
     for (const [asset, a] of bookAssets) addExposure(acc, asset, a.value);
     // Spot holdings at each venue: price exposure and what is held there (cash included).
+    let cells = 0;
     for (const { venue, account, asset, qty } of s.balanceList()) {
+      if (++cells % REPORT_STEP === 0) yield;
       if (!qty.isZero()) balances.push({ book, venue, account, asset, qty: qty.toString() });
       const r = marks.rate(asset, key);
       const va = accOf(venueAcc, venue);
@@ -215,8 +238,15 @@ export function buildReport(ledger: Ledger, options: ReportOptions = {}): Report
  * `each` of every one (flat ones too).
  */
 function valueBook(ledger: Ledger, s: BookState, key: number, options: ReportOptions, positions: PositionReport[], each?: (v: Valued) => void): void {
+  runSteps(valueBookSteps(ledger, s, key, options, positions, each));
+}
+
+/** `valueBook` in steps of REPORT_STEP positions. */
+function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: ReportOptions, positions: PositionReport[], each?: (v: Valued) => void): Generator<void, void> {
   const cells = cellMaps(s);
+  let n = 0;
   for (const [, p] of sortedPositions(s)) {
+    if (++n % REPORT_STEP === 0) yield;
     const v = valuePosition(ledger, s, p, key, options, cells);
     each?.(v);
     if (options.includeFlat === true || !isEmpty(v)) positions.push(v.report);
@@ -282,11 +312,16 @@ export function buildPositions(ledger: Ledger, options: ReportOptions = {}): Pic
 
 /** One book's summary and positions as `buildReport` gives them (undefined: no such book): a book update. */
 export function buildBookUpdate(ledger: Ledger, book: string): { summary: BookSummary; positions: PositionReport[] } | undefined {
+  return runSteps(bookUpdateSteps(ledger, book));
+}
+
+/** `buildBookUpdate` in steps (see `reportSteps`). */
+export function* bookUpdateSteps(ledger: Ledger, book: string): Generator<void, { summary: BookSummary; positions: PositionReport[] } | undefined> {
   const s = ledger.bookState(book);
   if (s === undefined) return undefined;
   const positions: PositionReport[] = [];
   const totals = new BookTotals(s);
-  valueBook(ledger, s, ledger.config.until ?? END_TS, {}, positions, (v) => totals.add(v));
+  yield* valueBookSteps(ledger, s, ledger.config.until ?? END_TS, {}, positions, (v) => totals.add(v));
   return { summary: totals.summary(), positions };
 }
 
