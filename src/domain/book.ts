@@ -233,8 +233,8 @@ type Outcome = Refusal | undefined;
 /** Looks up rates for one event, remembering which assets the book consulted. */
 class Rates {
   constructor(
-    private readonly ctx: BookingContext,
-    private readonly consulted: Set<string>,
+    public ctx: BookingContext,
+    public consulted: Set<string>,
     public ts: TsUs,
   ) {}
 
@@ -260,12 +260,18 @@ class Rates {
   }
 }
 
+const RATES = new Rates({ marks: undefined as unknown as Marks, instruments: undefined as unknown as InstrumentRegistry }, new Set(), 0);
+
 /**
  * Books one event into its book. Returns undefined when booked, or why it could not be (the
  * state is then unchanged). `consulted` collects the assets whose marks the booking read.
  */
 export function bookEvent(s: BookState, e: BookEvent, ctx: BookingContext, consulted: Set<string>): Outcome {
-  const rates = new Rates(ctx, consulted, e.ts);
+  // One Rates for every booking (no allocation per event): booking is synchronous, never nested.
+  const rates = RATES;
+  rates.ctx = ctx;
+  rates.consulted = consulted;
+  rates.ts = e.ts;
   let out: Outcome;
   switch (e.type) {
     case 'trade':
@@ -305,14 +311,13 @@ function applyLeg(s: BookState, pos: SpotPosition, delta: Dec, cash: Dec, unit: 
     lots.open(delta, cash.neg(), unit, ts, s.lotSeq++);
     return;
   }
-  const absD = delta.abs();
-  const absQ = q.abs();
-  if (absD.lte(absQ)) {
-    pos.realized = pos.realized.add(cash.sub(lots.close(absD)));
+  if (delta.cmpAbs(q) <= 0) {
+    pos.realized = pos.realized.add(cash.sub(lots.close(delta.abs())));
     return;
   }
   // A flip: close exactly |q| with its pro-rata share of the cash, open the rest at the fill.
-  const closeCash = unit !== undefined ? q.mul(unit) : cash.mul(absQ).div(absD, DIVISION_SCALE);
+  const absQ = q.abs();
+  const closeCash = unit !== undefined ? q.mul(unit) : cash.mul(absQ).div(delta.abs(), DIVISION_SCALE);
   const openCash = cash.sub(closeCash);
   pos.realized = pos.realized.add(closeCash.sub(lots.close(absQ)));
   lots.open(delta.add(q), openCash.neg(), unit, ts, s.lotSeq++);
@@ -369,37 +374,46 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
   if (rQ === undefined) return rates.missing(inst.quote);
   const u = e.price.mul(rQ);
   const d = e.side === 'buy' ? e.qty : e.qty.neg();
-  // The common case, one fee in the quote (or none), needs no fee split.
+  // The common case, one fee in the quote (or none), needs no fee split (no allocation).
   const fee = e.fees.length === 1 ? e.fees[0]! : undefined;
-  let fees: FeeSplit;
-  if (e.fees.length === 0) fees = NO_FEES;
-  else if (fee !== undefined && fee.asset === inst.quote && inst.quote !== inst.base) {
-    fees = { own: Dec.ZERO, quote: fee.amount, value: fee.amount.mul(rQ), other: NO_OTHER_FEES };
-  } else {
+  let feeOwn = Dec.ZERO;
+  let feeQuote = Dec.ZERO;
+  let feeValue = Dec.ZERO;
+  let other = NO_OTHER_FEES;
+  if (fee !== undefined && fee.asset === inst.quote && inst.quote !== inst.base) {
+    feeQuote = fee.amount;
+    feeValue = fee.amount.mul(rQ);
+  } else if (e.fees.length > 0) {
     const split = splitFees(e, inst.base, u, inst.quote, rQ, rates);
     if (isOutcome(split)) return split;
-    fees = split;
+    feeOwn = split.own;
+    feeQuote = split.quote;
+    feeValue = split.value;
+    other = split.other;
   }
   // Everything is valued: from here on the booking cannot fail.
-  const baseDelta = fees.own.isZero() ? d : d.sub(fees.own);
-  const quoteDelta = fees.quote.isZero() ? d.mulNeg(e.price) : d.mulNeg(e.price).sub(fees.quote);
+  const baseDelta = feeOwn.isZero() ? d : d.sub(feeOwn);
+  // −Δ × price: the quote's leg, and the base's cash too when the quote is R (u is the price).
+  const notional = d.mulNeg(e.price);
+  const quoteDelta = feeQuote.isZero() ? notional : notional.sub(feeQuote);
   if (route.base !== undefined) {
     const pos = route.base;
     // Separate: the lot is valued at the fill (cash = −Δ × u) and every fee goes to `fees`.
     // Capitalise: the lot (or the proceeds) carries every fee.
-    let cash = fees.own.isZero() ? d.mulNeg(u) : d.mulNeg(u).add(fees.own.mul(u));
+    const dU = u === e.price ? notional : d.mulNeg(u);
+    let cash = feeOwn.isZero() ? dU : dU.add(feeOwn.mul(u));
     let unit: Dec | undefined = u;
-    if (s.settings.fees === 'capitalise' && !fees.value.isZero()) {
-      cash = cash.sub(fees.value);
+    if (s.settings.fees === 'capitalise' && !feeValue.isZero()) {
+      cash = cash.sub(feeValue);
       unit = undefined;
     }
     applyLeg(s, pos, baseDelta, cash, unit, e.ts);
-    pos.fees = pos.fees.add(fees.value);
+    pos.fees = pos.fees.add(feeValue);
   } else {
-    s.cashFees = s.cashFees.add(fees.value);
+    s.cashFees = s.cashFees.add(feeValue);
   }
   if (route.quote !== undefined) applyLeg(s, route.quote, quoteDelta, quoteDelta.mulNeg(rQ), rQ, e.ts);
-  for (const o of fees.other) {
+  for (const o of other) {
     if (!marks.isCash(o.asset)) applyLeg(s, s.spot(o.asset, e.venue), o.amount.neg(), o.amount.mul(o.rate), o.rate, e.ts);
     s.addBalance(e.venue, e.account, o.asset, o.amount.neg());
   }
@@ -422,7 +436,6 @@ function quoteRate(route: SpotRoute, marks: Marks, rates: Rates): Dec | undefine
 }
 
 const NO_OTHER_FEES = Object.freeze([]) as unknown as FeeSplit['other'];
-const NO_FEES: FeeSplit = { own: Dec.ZERO, quote: Dec.ZERO, value: Dec.ZERO, other: NO_OTHER_FEES };
 
 /** The R value of one unit of a derivative's settlement asset at a fill at `price`. */
 function settleRate(inst: DerivativeInstrument, price: Dec | undefined, rates: Rates): Dec | undefined {

@@ -188,6 +188,20 @@ describe('comparison', () => {
     );
   });
 
+  it('cmpAbs is the comparison of the absolute values, whatever the signs and scales', () => {
+    fc.assert(
+      fc.property(dec, dec, fc.integer({ min: 0, max: 6 }), (a, b, k) => {
+        expect(a.cmpAbs(b)).toBe(a.abs().cmp(b.abs()));
+        expect(a.cmpAbs(a.neg())).toBe(0);
+        // The same values at other scales compare alike (equal scales take a shortcut).
+        const wider = new Dec(b.u * pow10(k), b.s + k);
+        expect(a.cmpAbs(wider)).toBe(a.abs().cmp(b.abs()));
+        expect(wider.cmpAbs(a)).toBe(b.abs().cmp(a.abs()));
+      }),
+      RUNS,
+    );
+  });
+
   it('a value compares equal to itself at a larger scale', () => {
     fc.assert(
       fc.property(dec, fc.integer({ min: 0, max: 10 }), (a, k) => {

@@ -119,11 +119,29 @@ export class Dec {
   }
 
   cmp(b: Dec): -1 | 0 | 1 {
+    if (this.s === b.s) return this.u < b.u ? -1 : this.u > b.u ? 1 : 0;
     let x = this.u;
     let y = b.u;
     if (this.s > b.s) y *= pow10(this.s - b.s);
     else if (b.s > this.s) x *= pow10(b.s - this.s);
     return x < y ? -1 : x > y ? 1 : 0;
+  }
+
+  /** Compares |this| with |b| without building either absolute value. */
+  cmpAbs(b: Dec): -1 | 0 | 1 {
+    const an = this.u < 0n;
+    if (an === b.u < 0n) {
+      const c = this.cmp(b);
+      return an ? ((0 - c) as -1 | 0 | 1) : c;
+    }
+    // Opposite signs: |this| − |b| has the sign of this + b, seen from the non-negative side.
+    let x = this.u;
+    let y = b.u;
+    if (this.s > b.s) y *= pow10(this.s - b.s);
+    else if (b.s > this.s) x *= pow10(b.s - this.s);
+    const t = x + y;
+    const c = t < 0n ? -1 : t > 0n ? 1 : 0;
+    return an ? ((0 - c) as -1 | 0 | 1) : c;
   }
 
   eq(b: Dec): boolean {
