@@ -146,7 +146,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--batch-max <n>', 'most messages per commit').env('UTL_BATCH_MAX').argParser(parseCount).default(1000))
     .addOption(new Option('--batch-wait-ms <ms>', 'while a batch is being committed, longest the next one fills (an idle service commits at once)').env('UTL_BATCH_WAIT_MS').argParser(parseCount).default(5))
     .addOption(new Option('--ack-wait-ms <ms>', 'JetStream redelivers a message not acknowledged within this time').env('UTL_ACK_WAIT_MS').argParser(parseCount).default(10_000))
-    .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(50_000))
+    .addOption(new Option('--checkpoint-every <n>', 'events between checkpoints').env('UTL_CHECKPOINT_EVERY').argParser(parseCount).default(DEFAULT_SERVICE_CONFIG.checkpointEvery))
     .addOption(new Option('--update-interval-ms <ms>', "a book's updates (NATS, WebSocket) at most once per this many ms (and per ten times their build cost)").env('UTL_UPDATE_INTERVAL_MS').argParser(parseCount).default(DEFAULT_SERVICE_CONFIG.updateIntervalMs))
     .addOption(new Option('--update-snapshot-ms <ms>', "a book's NATS update is its whole state (when it fits one message) at least once per this many ms; deltas between").env('UTL_UPDATE_SNAPSHOT_MS').argParser(parseCount).default(DEFAULT_SERVICE_CONFIG.updateSnapshotMs))
     .addOption(new Option('--log-level <level>', 'pino log level').env('UTL_LOG_LEVEL').default('info'))
