@@ -10,7 +10,7 @@
  *   (capitalised fees, WAC) release `cost × x / qty` rounded half-even at 18 places, the remainder
  *   derived by subtraction.
  */
-import { Dec, DIVISION_SCALE } from './decimal.js';
+import { Dec, DIVISION_SCALE, pow10 } from './decimal.js';
 import type { TsUs } from './events.js';
 
 export type CostMethod = 'fifo' | 'lifo' | 'hifo' | 'wac';
@@ -87,58 +87,275 @@ export function splitLot(lot: Lot, x: Dec): [Lot, Lot] {
   return [taken, rest];
 }
 
-/** FIFO and LIFO: lots in acquisition order; FIFO takes from the head, LIFO from the tail. */
-class QueueBook implements LotBook {
-  private items: Lot[] = [];
-  private head = 0;
-  private sumQty = Dec.ZERO;
-  private sumCost = Dec.ZERO;
+/**
+ * Raw decimal arithmetic for the queue's hot path: a result is left in (RU, RS) instead of a new
+ * Dec, so a booking allocates only the bigint. Each helper gives exactly the units and scale the
+ * Dec method it mirrors gives (the same value at the same scale, zero operands included).
+ */
+let RU = 0n;
+let RS = 0;
 
-  constructor(readonly method: 'fifo' | 'lifo') {}
+/** (RU, RS) = a + b, as `Dec.add`. */
+function addRaw(au: bigint, as: number, bu: bigint, bs: number): void {
+  if (bu === 0n) {
+    RU = au;
+    RS = as;
+  } else if (au === 0n) {
+    RU = bu;
+    RS = bs;
+  } else if (as === bs) {
+    RU = au + bu;
+    RS = as;
+  } else if (as > bs) {
+    RU = au + bu * pow10(as - bs);
+    RS = as;
+  } else {
+    RU = au * pow10(bs - as) + bu;
+    RS = bs;
+  }
+}
+
+/** (RU, RS) = a − b, as `Dec.sub`. */
+function subRaw(au: bigint, as: number, bu: bigint, bs: number): void {
+  if (bu === 0n) {
+    RU = au;
+    RS = as;
+  } else if (as === bs) {
+    RU = au - bu;
+    RS = as;
+  } else if (as > bs) {
+    RU = au - bu * pow10(as - bs);
+    RS = as;
+  } else {
+    RU = au * pow10(bs - as) - bu;
+    RS = bs;
+  }
+}
+
+/** a vs b, as `Dec.cmp`. */
+function cmpRaw(au: bigint, as: number, bu: bigint, bs: number): number {
+  if (as > bs) bu *= pow10(as - bs);
+  else if (bs > as) au *= pow10(bs - as);
+  return au < bu ? -1 : au > bu ? 1 : 0;
+}
+
+/**
+ * FIFO and LIFO: lots in acquisition order; FIFO takes from the head, LIFO from the tail.
+ *
+ * The lots are held column by column in arrays of a fixed capacity: units of quantity, cost and
+ * unit (bigints), their scales, ts and seq in typed arrays (outside the garbage-collected heap). A
+ * lot that stays open through a few garbage collections is then a couple of bigints to copy, not
+ * an object, three Decs and a boxed timestamp; the columns grow by doubling and are compacted in
+ * place, so an open lot is not copied into a fresh array again and again. A partly released lot
+ * is updated in place. Nothing here is ever handed out: `lots()`, `release()` and `clone()` build
+ * fresh `Lot`s (or copy the columns), so what a caller holds never changes under it.
+ */
+class QueueBook implements LotBook {
+  /** Lot i, for head ≤ i < end: quantity units (signed) and scale. */
+  private qu: bigint[];
+  private qs: Int32Array;
+  /** Cost units and scale. */
+  private cu: bigint[];
+  private cs: Int32Array;
+  /** Unit cost units and scale; scale −1 when the lot has no exact unit. */
+  private uu: bigint[];
+  private us: Int32Array;
+  private tss: Float64Array;
+  private seqs: Float64Array;
+  /** Ranks, only once a restored lot brought one (FIFO and LIFO lots have none of their own). */
+  private ranks: (Rank | undefined)[] | undefined;
+  private head = 0;
+  private end = 0;
+  /** Σ quantity and Σ cost, raw, with their Decs built on demand. */
+  private sqU = 0n;
+  private sqS = 0;
+  private scU = 0n;
+  private scS = 0;
+  private qtyDec: Dec | undefined = Dec.ZERO;
+  private costDec: Dec | undefined = Dec.ZERO;
+
+  constructor(
+    readonly method: 'fifo' | 'lifo',
+    capacity = 8,
+  ) {
+    this.qu = new Array<bigint>(capacity).fill(0n);
+    this.qs = new Int32Array(capacity);
+    this.cu = new Array<bigint>(capacity).fill(0n);
+    this.cs = new Int32Array(capacity);
+    this.uu = new Array<bigint>(capacity).fill(0n);
+    this.us = new Int32Array(capacity);
+    this.tss = new Float64Array(capacity);
+    this.seqs = new Float64Array(capacity);
+    this.ranks = undefined;
+  }
 
   qty(): Dec {
-    return this.sumQty;
+    return (this.qtyDec ??= new Dec(this.sqU, this.sqS));
   }
 
   cost(): Dec {
-    return this.sumCost;
+    return (this.costDec ??= new Dec(this.scU, this.scS));
+  }
+
+  private setSums(qu: bigint, qs: number, cu: bigint, cs: number): void {
+    this.sqU = qu;
+    this.sqS = qs;
+    this.scU = cu;
+    this.scS = cs;
+    this.qtyDec = undefined;
+    this.costDec = undefined;
+  }
+
+  /** Makes room for one more lot at the end: compacts in place, or doubles the columns. */
+  private room(): void {
+    const cap = this.qu.length;
+    if (this.end < cap) return;
+    const live = this.end - this.head;
+    if (this.head > 0 && live * 2 <= cap) {
+      this.qu.copyWithin(0, this.head, this.end);
+      this.qs.copyWithin(0, this.head, this.end);
+      this.cu.copyWithin(0, this.head, this.end);
+      this.cs.copyWithin(0, this.head, this.end);
+      this.uu.copyWithin(0, this.head, this.end);
+      this.us.copyWithin(0, this.head, this.end);
+      this.tss.copyWithin(0, this.head, this.end);
+      this.seqs.copyWithin(0, this.head, this.end);
+      this.ranks?.copyWithin(0, this.head, this.end);
+      // Let go of the moved lots' old slots (no stale reference keeps a bigint alive).
+      for (let i = live; i < this.end; i++) this.clearSlot(i);
+    } else {
+      this.resize(Math.max(8, cap * 2));
+    }
+    this.head = 0;
+    this.end = live;
+  }
+
+  /** New columns of `capacity` holding the open lots from index 0 (head is then 0). */
+  private resize(capacity: number): void {
+    const { head, end } = this;
+    const take = <T>(a: T[], fill: T): T[] => {
+      const b = new Array<T>(capacity).fill(fill);
+      for (let i = head; i < end; i++) b[i - head] = a[i]!;
+      return b;
+    };
+    this.qu = take(this.qu, 0n);
+    this.cu = take(this.cu, 0n);
+    this.uu = take(this.uu, 0n);
+    if (this.ranks !== undefined) this.ranks = take(this.ranks, undefined);
+    const qs = new Int32Array(capacity);
+    qs.set(this.qs.subarray(head, end));
+    this.qs = qs;
+    const cs = new Int32Array(capacity);
+    cs.set(this.cs.subarray(head, end));
+    this.cs = cs;
+    const us = new Int32Array(capacity);
+    us.set(this.us.subarray(head, end));
+    this.us = us;
+    const tss = new Float64Array(capacity);
+    tss.set(this.tss.subarray(head, end));
+    this.tss = tss;
+    const seqs = new Float64Array(capacity);
+    seqs.set(this.seqs.subarray(head, end));
+    this.seqs = seqs;
+    this.end = end - head;
+    this.head = 0;
+  }
+
+  private clearSlot(i: number): void {
+    this.qu[i] = 0n;
+    this.cu[i] = 0n;
+    this.uu[i] = 0n;
+    if (this.ranks !== undefined) this.ranks[i] = undefined;
+  }
+
+  private push(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number, rank: Rank | undefined): void {
+    this.room();
+    const i = this.end++;
+    this.qu[i] = qty.u;
+    this.qs[i] = qty.s;
+    this.cu[i] = cost.u;
+    this.cs[i] = cost.s;
+    if (unit === undefined) {
+      this.uu[i] = 0n;
+      this.us[i] = -1;
+    } else {
+      this.uu[i] = unit.u;
+      this.us[i] = unit.s;
+    }
+    this.tss[i] = ts;
+    this.seqs[i] = seq;
+    if (rank !== undefined && this.ranks === undefined) this.ranks = new Array<Rank | undefined>(this.qu.length).fill(undefined);
+    if (this.ranks !== undefined) this.ranks[i] = rank;
+  }
+
+  /** Lot i as a fresh object. */
+  private lotAt(i: number): Lot {
+    const us = this.us[i]!;
+    return {
+      qty: new Dec(this.qu[i]!, this.qs[i]!),
+      cost: new Dec(this.cu[i]!, this.cs[i]!),
+      unit: us < 0 ? undefined : new Dec(this.uu[i]!, us),
+      ts: this.tss[i]!,
+      seq: this.seqs[i]!,
+      rank: this.ranks?.[i],
+    };
+  }
+
+  /** Drops the lot a release took whole: the head (FIFO) or the tail (LIFO). */
+  private drop(fifo: boolean): void {
+    if (fifo) this.clearSlot(this.head++);
+    else this.clearSlot(--this.end);
   }
 
   open(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): void {
-    assert(this.sumQty.isZero() || this.sumQty.sign() === qty.sign(), 'open on the same side');
-    this.items.push(makeLot(qty, cost, unit, ts, seq));
-    this.sumQty = this.sumQty.add(qty);
-    this.sumCost = this.sumCost.add(cost);
+    assert(this.sqU === 0n || (this.sqU < 0n ? qty.u < 0n : qty.u > 0n), 'open on the same side');
+    assert(!qty.isZero(), 'a lot has quantity');
+    this.push(qty, cost, unit, ts, seq, undefined);
+    addRaw(this.sqU, this.sqS, qty.u, qty.s);
+    const qu = RU;
+    const qs = RS;
+    addRaw(this.scU, this.scS, cost.u, cost.s);
+    this.setSums(qu, qs, RU, RS);
   }
 
   release(x: Dec): Lot[] {
-    assert(x.isPos() && x.lte(this.sumQty.abs()), 'release within the open quantity');
+    assert(x.isPos() && x.lte(this.qty().abs()), 'release within the open quantity');
     const out: Lot[] = [];
     let left = x;
     const fifo = this.method === 'fifo';
     while (!left.isZero()) {
-      const idx = fifo ? this.head : this.items.length - 1;
-      const lot = this.items[idx];
-      assert(lot !== undefined && idx >= this.head, 'lots cover the quantity');
+      const idx = fifo ? this.head : this.end - 1;
+      assert(idx < this.end && idx >= this.head, 'lots cover the quantity');
+      const lot = this.lotAt(idx);
       const lotAbs = lot.qty.abs();
       if (lotAbs.lte(left)) {
         out.push(lot);
         left = left.sub(lotAbs);
-        if (fifo) this.head++;
-        else this.items.pop();
+        this.drop(fifo);
       } else {
         const [taken, rest] = splitLot(lot, left);
         out.push(taken);
-        this.items[idx] = rest;
+        this.qu[idx] = rest.qty.u;
+        this.qs[idx] = rest.qty.s;
+        this.cu[idx] = rest.cost.u;
+        this.cs[idx] = rest.cost.s;
         left = Dec.ZERO;
       }
     }
-    this.compact();
+    let qu = this.sqU;
+    let qs = this.sqS;
+    let cu = this.scU;
+    let cs = this.scS;
     for (const l of out) {
-      this.sumQty = this.sumQty.sub(l.qty);
-      this.sumCost = this.sumCost.sub(l.cost);
+      subRaw(qu, qs, l.qty.u, l.qty.s);
+      qu = RU;
+      qs = RS;
+      subRaw(cu, cs, l.cost.u, l.cost.s);
+      cu = RU;
+      cs = RS;
     }
-    if (this.head === this.items.length) this.reset();
+    this.setSums(qu, qs, cu, cs);
+    if (this.head === this.end) this.reset();
     return out;
   }
 
@@ -146,73 +363,126 @@ class QueueBook implements LotBook {
     // Callers close at most the open quantity (applyLeg compares first); the loop asserts cover.
     assert(x.isPos(), 'close a positive quantity');
     const fifo = this.method === 'fifo';
-    const short = this.sumQty.isNeg();
-    let left = x;
-    let released = Dec.ZERO;
+    const short = this.sqU < 0n;
+    // What is left to close, signed as the lots are: no absolute value per lot.
+    let lu = short ? -x.u : x.u;
+    let ls = x.s;
+    // Released cost so far (Dec.ZERO).
+    let ru = 0n;
+    let rs = 0;
     for (;;) {
-      const idx = fifo ? this.head : this.items.length - 1;
-      const lot = this.items[idx];
-      assert(lot !== undefined && idx >= this.head, 'lots cover the quantity');
-      const lotAbs = short ? lot.qty.neg() : lot.qty;
-      const c = lotAbs.cmp(left);
+      const idx = fifo ? this.head : this.end - 1;
+      assert(idx < this.end && idx >= this.head, 'lots cover the quantity');
+      const qu = this.qu[idx]!;
+      const qs = this.qs[idx]!;
+      // |lot| vs |left|, compared on the signed values.
+      const c = short ? cmpRaw(lu, ls, qu, qs) : cmpRaw(qu, qs, lu, ls);
       if (c <= 0) {
-        released = released.add(lot.cost);
-        if (fifo) this.head++;
-        else this.items.pop();
+        addRaw(ru, rs, this.cu[idx]!, this.cs[idx]!);
+        ru = RU;
+        rs = RS;
+        this.drop(fifo);
         if (c === 0) break;
-        left = left.sub(lotAbs);
+        subRaw(lu, ls, qu, qs);
+        lu = RU;
+        ls = RS;
       } else {
         // Part of this lot: the taken cost exactly (x × unit) when the lot has a unit, else pro rata.
-        const takenCost = lot.unit !== undefined ? (short ? left.mulNeg(lot.unit) : left.mul(lot.unit)) : lot.cost.mul(left).div(lotAbs, DIVISION_SCALE);
-        released = released.add(takenCost);
-        this.items[idx] = { qty: short ? lot.qty.add(left) : lot.qty.sub(left), cost: lot.cost.sub(takenCost), unit: lot.unit, ts: lot.ts, seq: lot.seq, rank: lot.rank };
+        const us = this.us[idx]!;
+        let tu: bigint;
+        let ts: number;
+        if (us >= 0) {
+          // x × unit for a long, −(x × unit) for a short: the signed left × unit either way.
+          tu = lu * this.uu[idx]!;
+          ts = ls + us;
+        } else {
+          const taken = new Dec(this.cu[idx]!, this.cs[idx]!).mul(new Dec(short ? -lu : lu, ls)).div(new Dec(short ? -qu : qu, qs), DIVISION_SCALE);
+          tu = taken.u;
+          ts = taken.s;
+        }
+        addRaw(ru, rs, tu, ts);
+        ru = RU;
+        rs = RS;
+        // The rest of the lot, in place: qty − left (signed), cost − taken.
+        subRaw(qu, qs, lu, ls);
+        this.qu[idx] = RU;
+        this.qs[idx] = RS;
+        subRaw(this.cu[idx]!, this.cs[idx]!, tu, ts);
+        this.cu[idx] = RU;
+        this.cs[idx] = RS;
         break;
       }
     }
-    this.sumQty = short ? this.sumQty.add(x) : this.sumQty.sub(x);
-    this.sumCost = this.sumCost.sub(released);
-    if (this.head === this.items.length) this.reset();
-    else this.compact();
-    return released;
+    if (short) addRaw(this.sqU, this.sqS, x.u, x.s);
+    else subRaw(this.sqU, this.sqS, x.u, x.s);
+    const qu = RU;
+    const qs = RS;
+    subRaw(this.scU, this.scS, ru, rs);
+    this.setSums(qu, qs, RU, RS);
+    if (this.head === this.end) this.reset();
+    return new Dec(ru, rs);
   }
 
   restore(lots: readonly Lot[]): void {
+    let qu = this.sqU;
+    let qs = this.sqS;
+    let cu = this.scU;
+    let cs = this.scS;
     for (const l of lots) {
-      assert(this.sumQty.isZero() || this.sumQty.sign() === l.qty.sign(), 'restore on the same side');
-      this.sumQty = this.sumQty.add(l.qty);
-      this.sumCost = this.sumCost.add(l.cost);
+      assert(qu === 0n || (qu < 0n ? l.qty.u < 0n : l.qty.u > 0n), 'restore on the same side');
+      addRaw(qu, qs, l.qty.u, l.qty.s);
+      qu = RU;
+      qs = RS;
+      addRaw(cu, cs, l.cost.u, l.cost.s);
+      cu = RU;
+      cs = RS;
     }
     // Transferred lots keep their acquisition order: merge by (ts, seq).
-    const merged = this.items.slice(this.head).concat(lots);
+    const merged = this.lots().concat(lots);
     merged.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
-    this.items = merged;
+    for (let i = this.head; i < this.end; i++) this.clearSlot(i);
     this.head = 0;
+    this.end = 0;
+    for (const l of merged) this.push(l.qty, l.cost, l.unit, l.ts, l.seq, l.rank);
+    this.setSums(qu, qs, cu, cs);
   }
 
+  /** Flat: every lot gone (their slots are already cleared), the sums exactly zero. */
   private reset(): void {
-    this.items = [];
     this.head = 0;
-    this.sumQty = Dec.ZERO;
-    this.sumCost = Dec.ZERO;
-  }
-
-  /** Drops released heads once they are the larger part, keeping FIFO amortised O(1). */
-  private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    this.end = 0;
+    this.setSums(0n, 0, 0n, 0);
+    this.qtyDec = Dec.ZERO;
+    this.costDec = Dec.ZERO;
   }
 
   lots(): Lot[] {
-    return this.items.slice(this.head);
+    const out: Lot[] = [];
+    for (let i = this.head; i < this.end; i++) out.push(this.lotAt(i));
+    return out;
   }
 
   clone(): LotBook {
-    const c = new QueueBook(this.method);
-    c.items = this.items.slice(this.head);
-    c.sumQty = this.sumQty;
-    c.sumCost = this.sumCost;
+    const c = new QueueBook(this.method, 0);
+    c.qu = this.qu;
+    c.qs = this.qs;
+    c.cu = this.cu;
+    c.cs = this.cs;
+    c.uu = this.uu;
+    c.us = this.us;
+    c.tss = this.tss;
+    c.seqs = this.seqs;
+    c.ranks = this.ranks;
+    c.head = this.head;
+    c.end = this.end;
+    // Columns of its own (resize copies the open lots into fresh arrays).
+    c.resize(Math.max(8, this.end - this.head));
+    c.sqU = this.sqU;
+    c.sqS = this.sqS;
+    c.scU = this.scU;
+    c.scS = this.scS;
+    c.qtyDec = this.qtyDec;
+    c.costDec = this.costDec;
     return c;
   }
 }
