@@ -23,9 +23,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager, jetstream, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { bufferedFileWriter, generateLog } from './generate.js';
 import { isMain } from './main.js';
@@ -143,6 +143,27 @@ export async function deleteStream(nc: NatsConnection, stream: string): Promise<
   await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
 }
 
+/** The inspector's CPU profiler on this process, from now until `stop(file)` writes the profile there. */
+async function startProfile(): Promise<{ stop: (file: string) => Promise<void> }> {
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err === null ? resolve(res) : reject(err))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 500 });
+  await post('Profiler.start');
+  return {
+    stop: async (file) => {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      process.stderr.write(`drain profile: ${file}\n`);
+    },
+  };
+}
+
 /** 1. Drain a backlog; beside it, raw COPY and raw fetch-and-ack of the same. */
 async function drain(nc: NatsConnection, lines: string[], acks: 'all' | 'explicit'): Promise<{ fillsPerSec: number; copyRowsPerSec: number; fetchAckPerSec: number; fetchAckAllPerSec: number; bytesPerFill: number }> {
   const n = names();
@@ -177,10 +198,13 @@ async function drain(nc: NatsConnection, lines: string[], acks: 'all' | 'explici
     if (acks === 'explicit') {
       await (await jetstreamManager(nc)).consumers.add(n.stream, { durable_name: n.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
     }
+    // UTL_BENCH_PROFILE=DIR: a CPU profile of this process during the service's drain only.
+    const profiler = process.env.UTL_BENCH_PROFILE === undefined ? undefined : await startProfile();
     const t1 = performance.now();
     const running = await start(db.url, n);
     await waitFor(() => taken(running) >= lines.length, 'the drain');
     const fillsPerSec = lines.length / ((performance.now() - t1) / 1000);
+    if (profiler !== undefined) await profiler.stop(join(process.env.UTL_BENCH_PROFILE!, `drain-${Date.now()}.cpuprofile`));
     const { rows } = await running.service.store.sql.query<{ bytes: string }>(
       `SELECT (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'utl_events'::regclass)
             + pg_total_relation_size('utl_event_keys') AS bytes`,
