@@ -560,7 +560,7 @@ export class Ledger {
    * book; a `HistoryNeed` when the book's window (or a streaming ledger) cannot say what it held
    * before `fromTs`: the caller asks the store (a ledger rebased on that book's history).
    */
-  cursor(book: string, fromTs: TsUs, detached = false): BookCursor | HistoryNeed | undefined {
+  cursor(book: string, fromTs: TsUs, detached = false, lazy = false): BookCursor | HistoryNeed | undefined {
     const l = this.lines.get(book);
     if (l === undefined) return undefined;
     const need: HistoryNeed = { book, before: { ts: fromTs, id: '' } };
@@ -577,7 +577,8 @@ export class Ledger {
     const cursor = detached
       ? new BookCursor(snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone(), l.timeline.slice(from), 0, this.ctx)
       : new BookCursor(snap === undefined ? new BookState(l.book, l.settings) : snap.state.clone(), l.timeline, from, this.ctx);
-    cursor.advanceBefore(fromTs);
+    // Lazy: the caller books up to `fromTs` itself (a detached cursor, in slices outside the lane).
+    if (!lazy) cursor.advanceBefore(fromTs);
     return cursor;
   }
 

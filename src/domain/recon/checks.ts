@@ -57,7 +57,10 @@ function result(name: CheckName, failures: string[], what: string): CheckResult 
 interface FlowsJob {
   readonly book: string;
   readonly cursor: BookCursor;
-  readonly opening: Map<string, Dec>;
+  /** The span starts here: the cursor books what is before it first, then `opening` is taken. */
+  readonly fromTs: TsUs;
+  /** The balances at `fromTs`: undefined until the cursor is there. */
+  opening: Map<string, Dec> | undefined;
   readonly flows: Map<string, Dec>;
   /** The book's balances when the check was prepared: what the replay must arrive at. */
   readonly closing: Map<string, Dec>;
@@ -65,9 +68,10 @@ interface FlowsJob {
 
 /**
  * The `flows` check in steps: `prepare` (on the ledger, in its booking lane: each book's replay
- * cursor on its own copy of the events, and the balances to arrive at) then `step` as many times
- * as needed (on those copies only: the ledger may book on meanwhile), then `result`. A service
- * runs the steps in slices between batches, so the check never holds booking up for long.
+ * cursor on its own copy of the events from the snapshot before the span, and the balances to
+ * arrive at) then `step` as many times as needed (on those copies only: the ledger may book on
+ * meanwhile; first up to the span's start, then through it), then `result`. A service runs the
+ * steps in slices between batches, so the check never holds booking up for long.
  */
 export class FlowsCheck {
   private events = 0;
@@ -83,18 +87,18 @@ export class FlowsCheck {
   static prepare(ledger: Ledger, sinceTs?: TsUs): FlowsCheck {
     const jobs: FlowsJob[] = [];
     for (const book of ledger.bookNames()) {
-      let c = ledger.cursor(book, sinceTs ?? Number.MIN_SAFE_INTEGER, true);
+      let fromTs = sinceTs ?? Number.MIN_SAFE_INTEGER;
+      let c = ledger.cursor(book, fromTs, true, true);
       if (c !== undefined && !(c instanceof BookCursor)) {
         const start = ledger.windowStart(book);
-        c = start === undefined ? undefined : ledger.cursor(book, Math.max(start, sinceTs ?? start), true);
+        fromTs = start === undefined ? fromTs : Math.max(start, sinceTs ?? start);
+        c = start === undefined ? undefined : ledger.cursor(book, fromTs, true, true);
       }
       if (c === undefined || !(c instanceof BookCursor)) continue;
-      const opening = new Map<string, Dec>();
-      cells(book, c.state, opening);
       // Closing is the ledger's own state, not the replay's: what the service serves is checked.
       const closing = new Map<string, Dec>();
       cells(book, ledger.bookState(book)!, closing);
-      jobs.push({ book, cursor: c, opening, flows: new Map(), closing });
+      jobs.push({ book, cursor: c, fromTs, opening: undefined, flows: new Map(), closing });
     }
     return new FlowsCheck(ledger, jobs, sinceTs);
   }
@@ -103,7 +107,17 @@ export class FlowsCheck {
   step(maxEvents: number): boolean {
     let budget = maxEvents;
     while (this.next < this.jobs.length) {
-      const { book, cursor: c, flows } = this.jobs[this.next]!;
+      const job = this.jobs[this.next]!;
+      const { book, cursor: c, flows } = job;
+      if (job.opening === undefined) {
+        // Up to the span's start (from the snapshot before it), then the balances there.
+        for (let e = c.peek(); e !== undefined && e.ts < job.fromTs; e = c.peek()) {
+          if (budget-- <= 0) return false;
+          c.next();
+        }
+        job.opening = new Map();
+        cells(book, c.state, job.opening);
+      }
       const add = (k: string, d: Dec): void => {
         if (!d.isZero()) flows.set(k, (flows.get(k) ?? Dec.ZERO).add(d));
       };
@@ -135,7 +149,7 @@ export class FlowsCheck {
 
   result(): CheckResult {
     const failures: string[] = [];
-    for (const { opening, flows, closing } of this.jobs) {
+    for (const { opening = new Map<string, Dec>(), flows, closing } of this.jobs) {
       for (const k of new Set([...opening.keys(), ...flows.keys(), ...closing.keys()])) {
         const o = opening.get(k) ?? Dec.ZERO;
         const f = flows.get(k) ?? Dec.ZERO;
