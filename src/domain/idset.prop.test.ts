@@ -30,6 +30,17 @@ describe('IdHashSet', () => {
     expect(s.size).toBe(200_000);
   });
 
+  it('ids that differ only in a serial number (leading zeros, long numbers, shared numbers across prefixes) stay apart', () => {
+    const s = new IdHashSet();
+    const ids: string[] = [];
+    for (let i = 0; i < 40_000; i++) ids.push(`f${i}`, `p${i}`, `trade-${String(i).padStart(6, '0')}`, `x${i}y`, `${i}`, `acct/7/${1234567890123 + i}`);
+    for (const id of ids) expect(s.add(id), id).toBe(false);
+    for (const id of ids) expect(s.add(id), id).toBe(true);
+    expect(s.size).toBe(ids.length);
+    const copy = IdHashSet.fromTables(s.tables());
+    for (let i = 0; i < ids.length; i += 101) expect(copy.add(ids[i]!)).toBe(true);
+  });
+
   it('intersects when, and only when, an id is in both (for distinct small sets)', () => {
     const a = new IdHashSet();
     const b = new IdHashSet();
