@@ -31,7 +31,7 @@ export interface LedgerConfig {
   readonly books: Readonly<Record<string, Partial<BookSettings>>>;
   /** Keep timelines and events so that late events and corrections rebook (default true). */
   readonly retain: boolean;
-  /** Events between a book's snapshots (a late event replays at most this many plus the tail). */
+  /** Events between a book's snapshots, at least (a late event replays at most this many plus the tail); more for a large book. */
   readonly snapshotEvery: number;
   /** As-of: events (and marks) after this instant are left out. */
   readonly until: TsUs | undefined;
@@ -66,6 +66,9 @@ export interface BookBase {
   readonly key: Key;
   readonly state: BookState;
 }
+
+/** A large book's snapshots are at least this many events apart per position it holds. */
+const SNAPSHOT_EVENTS_PER_POSITION = 4;
 
 const BOOKED: SubmitResult = { status: 'booked' };
 const STORED: SubmitResult = { status: 'stored' };
@@ -263,7 +266,7 @@ export class Ledger {
     const out = bookEvent(l.state, e, this.ctx, l.consulted);
     this.changed.add(l.book);
     l.last = e;
-    if (this.config.retain && l.timeline.length % this.config.snapshotEvery === 0) {
+    if (this.config.retain && l.timeline.length - (l.snapshots.at(-1)?.index ?? 0) >= this.snapshotInterval(l)) {
       l.snapshots.push({ index: l.timeline.length, state: l.state.clone() });
     }
     return out === undefined ? BOOKED : { status: 'unbooked', code: out.code, message: out.message };
@@ -279,12 +282,26 @@ export class Ledger {
     const start = snap?.index ?? 0;
     l.last = start === 0 ? l.base : l.timeline[start - 1];
     this.changed.add(l.book);
+    let since = start;
     for (let i = start; i < l.timeline.length; i++) {
       const e = l.timeline[i]!;
       bookEvent(l.state, e, this.ctx, l.consulted);
       l.last = e;
-      if ((i + 1) % this.config.snapshotEvery === 0) l.snapshots.push({ index: i + 1, state: l.state.clone() });
+      if (i + 1 - since >= this.snapshotInterval(l)) {
+        l.snapshots.push({ index: i + 1, state: l.state.clone() });
+        since = i + 1;
+      }
     }
+  }
+
+  /**
+   * Events between a book's snapshots: `snapshotEvery`, or more for a large book, so that copying
+   * the book costs about as much as booking the events between two copies (a book of 5,000
+   * positions: every 20,000 events instead of 4,096). The window then holds fewer copies of it,
+   * and a late event replays at most this many events.
+   */
+  private snapshotInterval(l: BookLine): number {
+    return Math.max(this.config.snapshotEvery, SNAPSHOT_EVENTS_PER_POSITION * l.state.positions.size);
   }
 
   private correct(c: CancelEvent | AmendEvent): SubmitResult {
