@@ -603,7 +603,14 @@ export class Service {
     if (tally !== undefined) this.observer?.booked(tally, performance.now());
     const changed = this.ledger.takeChanged();
     for (const b of changed) this.checkpointDirty.add(b);
-    if (changed.length > 0) await this.publish(changed);
+    if (changed.length > 0) {
+      // The batch is booked and must be acknowledged whatever becomes of its updates.
+      try {
+        await this.publish(changed);
+      } catch (err) {
+        this.log.error({ err: String(err) }, 'building the updates failed');
+      }
+    }
     if (this.sinceCheckpoint >= this.config.checkpointEvery || (this.sinceCheckpoint > 0 && Date.now() - this.lastCheckpointAt >= this.config.checkpointIntervalMs)) {
       await this.checkpoint();
     }
@@ -653,7 +660,7 @@ export class Service {
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;
       // In the booking lane: an update never shows a batch half booked.
-      void this.inBookLane(() => this.publishDue());
+      this.inBookLane(() => this.publishDue()).catch((err: unknown) => this.log.error({ err: String(err) }, 'building the updates failed'));
     }, next - now);
   }
 
