@@ -7,7 +7,7 @@
  * which no report shows). Which marks a book consulted is recorded so
  * that a late mark rebooks only the books it can change.
  */
-import { Dec, DIVISION_SCALE } from './decimal.js';
+import { Dec, DIVISION_SCALE, pow10 } from './decimal.js';
 import type { BookingCode } from './errors.js';
 import type { BookEvent, DepositEvent, FundingEvent, TradeEvent, TransferEvent, TsUs, WithdrawalEvent } from './events.js';
 import { derivativeKey, type DerivativeInstrument, type InstrumentRegistry, type SpotInstrument } from './instrument.js';
@@ -62,6 +62,43 @@ export interface BalanceCell {
   qty: Dec;
 }
 
+/**
+ * The book's balance cells: the quantity kept as raw units and scale, so that booking a fill adds
+ * to its two cells without building a Dec each time; `qty` builds one when read (and keeps it until
+ * the next change). `add` gives exactly the units and scale `qty.add(delta)` would.
+ */
+class Cell implements BalanceCell {
+  private u = 0n;
+  private s = 0;
+  private d: Dec | undefined = Dec.ZERO;
+
+  get qty(): Dec {
+    return (this.d ??= new Dec(this.u, this.s));
+  }
+
+  set qty(v: Dec) {
+    this.u = v.u;
+    this.s = v.s;
+    this.d = v;
+  }
+
+  /** qty = qty + delta (as Dec.add). */
+  add(b: Dec): void {
+    if (b.u === 0n) return;
+    if (this.u === 0n) {
+      this.qty = b;
+      return;
+    }
+    if (this.s === b.s) this.u += b.u;
+    else if (this.s > b.s) this.u += b.u * pow10(this.s - b.s);
+    else {
+      this.u = this.u * pow10(b.s - this.s) + b.u;
+      this.s = b.s;
+    }
+    this.d = undefined;
+  }
+}
+
 /** The positions and balances a spot fill touches (base and quote positions undefined when cash). */
 export interface SpotRoute {
   readonly inst: SpotInstrument;
@@ -70,8 +107,8 @@ export interface SpotRoute {
   readonly base: SpotPosition | undefined;
   readonly quote: SpotPosition | undefined;
   readonly quoteIsCash: boolean;
-  readonly baseBalance: BalanceCell;
-  readonly quoteBalance: BalanceCell;
+  readonly baseBalance: Cell;
+  readonly quoteBalance: Cell;
 }
 
 export interface Unbooked {
@@ -88,7 +125,7 @@ export interface BookingContext {
 export class BookState {
   readonly positions = new Map<string, Position>();
   /** Quantity by venue, then account, then asset, cash included (nested: no key strings to build on the hot path). */
-  readonly balances = new Map<string, Map<string, Map<string, BalanceCell>>>();
+  readonly balances = new Map<string, Map<string, Map<string, Cell>>>();
   /** Spot trade routes by venue, account, instrument: a cache of what a fill touches (not state). */
   private readonly routes = new Map<string, Map<string, Map<string, SpotRoute>>>();
   /** Events of this book that could not be booked, by id. */
@@ -111,10 +148,14 @@ export class BookState {
       c.positions.set(k, p.kind === 'spot' ? { ...p, lots: p.lots.clone() } : { ...p });
     }
     for (const [venue, accounts] of this.balances) {
-      const copy = new Map<string, Map<string, BalanceCell>>();
+      const copy = new Map<string, Map<string, Cell>>();
       for (const [account, assets] of accounts) {
-        const cells = new Map<string, BalanceCell>();
-        for (const [asset, cell] of assets) cells.set(asset, { qty: cell.qty });
+        const cells = new Map<string, Cell>();
+        for (const [asset, cell] of assets) {
+          const c2 = new Cell();
+          c2.qty = cell.qty;
+          cells.set(asset, c2);
+        }
         copy.set(account, cells);
       }
       c.balances.set(venue, copy);
@@ -160,11 +201,10 @@ export class BookState {
 
   addBalance(venue: string, account: string, asset: string, delta: Dec): void {
     if (delta.isZero()) return;
-    const cell = this.balanceCell(venue, account, asset);
-    cell.qty = cell.qty.add(delta);
+    this.balanceCell(venue, account, asset).add(delta);
   }
 
-  balanceCell(venue: string, account: string, asset: string): BalanceCell {
+  balanceCell(venue: string, account: string, asset: string): Cell {
     let accounts = this.balances.get(venue);
     if (accounts === undefined) {
       accounts = new Map();
@@ -177,7 +217,7 @@ export class BookState {
     }
     let cell = assets.get(asset);
     if (cell === undefined) {
-      cell = { qty: Dec.ZERO };
+      cell = new Cell();
       assets.set(asset, cell);
     }
     return cell;
@@ -413,12 +453,14 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
     s.cashFees = s.cashFees.add(feeValue);
   }
   if (route.quote !== undefined) applyLeg(s, route.quote, quoteDelta, quoteDelta.mulNeg(rQ), rQ, e.ts);
-  for (const o of other) {
+  // Indexed: an iterator over the (usually empty, frozen) list allocated a result per fill.
+  for (let i = 0; i < other.length; i++) {
+    const o = other[i]!;
     if (!marks.isCash(o.asset)) applyLeg(s, s.spot(o.asset, e.venue), o.amount.neg(), o.amount.mul(o.rate), o.rate, e.ts);
     s.addBalance(e.venue, e.account, o.asset, o.amount.neg());
   }
-  route.baseBalance.qty = route.baseBalance.qty.add(baseDelta);
-  route.quoteBalance.qty = route.quoteBalance.qty.add(quoteDelta);
+  route.baseBalance.add(baseDelta);
+  route.quoteBalance.add(quoteDelta);
   return undefined;
 }
 
