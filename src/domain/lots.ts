@@ -464,19 +464,19 @@ class QueueBook implements LotBook {
 
   clone(): LotBook {
     const c = new QueueBook(this.method, 0);
-    c.qu = this.qu;
-    c.qs = this.qs;
-    c.cu = this.cu;
-    c.cs = this.cs;
-    c.uu = this.uu;
-    c.us = this.us;
-    c.tss = this.tss;
-    c.seqs = this.seqs;
-    c.ranks = this.ranks;
-    c.head = this.head;
-    c.end = this.end;
-    // Columns of its own (resize copies the open lots into fresh arrays).
-    c.resize(Math.max(8, this.end - this.head));
+    // Columns of its own, exactly as long as the open lots (a snapshot seldom books on; when it
+    // does, the first open doubles them).
+    const { head, end } = this;
+    c.qu = this.qu.slice(head, end);
+    c.qs = this.qs.slice(head, end);
+    c.cu = this.cu.slice(head, end);
+    c.cs = this.cs.slice(head, end);
+    c.uu = this.uu.slice(head, end);
+    c.us = this.us.slice(head, end);
+    c.tss = this.tss.slice(head, end);
+    c.seqs = this.seqs.slice(head, end);
+    c.ranks = this.ranks?.slice(head, end);
+    c.end = end - head;
     c.sqU = this.sqU;
     c.sqS = this.sqS;
     c.scU = this.scU;
