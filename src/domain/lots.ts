@@ -242,21 +242,21 @@ class QueueBook implements LotBook {
     this.cu = take(this.cu, 0n);
     this.uu = take(this.uu, 0n);
     if (this.ranks !== undefined) this.ranks = take(this.ranks, undefined);
-    const qs = new Int32Array(capacity);
-    qs.set(this.qs.subarray(head, end));
-    this.qs = qs;
-    const cs = new Int32Array(capacity);
-    cs.set(this.cs.subarray(head, end));
-    this.cs = cs;
-    const us = new Int32Array(capacity);
-    us.set(this.us.subarray(head, end));
-    this.us = us;
-    const tss = new Float64Array(capacity);
-    tss.set(this.tss.subarray(head, end));
-    this.tss = tss;
-    const seqs = new Float64Array(capacity);
-    seqs.set(this.seqs.subarray(head, end));
-    this.seqs = seqs;
+    const int32 = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(capacity);
+      b.set(a.subarray(head, end));
+      return b;
+    };
+    const float64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(capacity);
+      b.set(a.subarray(head, end));
+      return b;
+    };
+    this.qs = int32(this.qs);
+    this.cs = int32(this.cs);
+    this.us = int32(this.us);
+    this.tss = float64(this.tss);
+    this.seqs = float64(this.seqs);
     this.end = end - head;
     this.head = 0;
   }
