@@ -157,9 +157,26 @@ export class LiveHub {
   }
 }
 
+/** Each position's JSON, kept beside its (immutable) report: every session sends the same text. */
+const textOf = new WeakMap<PositionReport, string>();
+
+/** `JSON.stringify(positions)`, byte for byte, from each position's kept text. */
+function positionsJson(positions: readonly PositionReport[]): string {
+  const parts: string[] = [];
+  for (const p of positions) {
+    let t = textOf.get(p);
+    if (t === undefined) {
+      t = JSON.stringify(p);
+      textOf.set(p, t);
+    }
+    parts.push(t);
+  }
+  return `[${parts.join(',')}]`;
+}
+
 /** `"at":…,"summary":…,"positions":…}`: the part of a snapshot shared by every session. */
 function updateTail(u: { at: string; summary: BookSummary | undefined; positions: readonly PositionReport[] }): string {
-  return `"at":${JSON.stringify(u.at)},"summary":${JSON.stringify(u.summary ?? null)},"positions":${JSON.stringify(u.positions)}}`;
+  return `"at":${JSON.stringify(u.at)},"summary":${JSON.stringify(u.summary ?? null)},"positions":${positionsJson(u.positions)}}`;
 }
 
 export class LiveSession {
@@ -293,7 +310,7 @@ export class LiveSession {
     sent.pending = undefined;
     const { changed, removed } = p.diff.diff();
     this.send(
-      `{"type":"delta","book":${JSON.stringify(book)},"seq":${p.seq},"prevSeq":${prev},"at":${JSON.stringify(p.at)},"summary":${JSON.stringify(p.summary ?? null)},"removed":${JSON.stringify(removed)},"positions":${JSON.stringify(changed)}}`,
+      `{"type":"delta","book":${JSON.stringify(book)},"seq":${p.seq},"prevSeq":${prev},"at":${JSON.stringify(p.at)},"summary":${JSON.stringify(p.summary ?? null)},"removed":${JSON.stringify(removed)},"positions":${positionsJson(changed)}}`,
     );
   }
 
