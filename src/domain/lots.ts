@@ -139,6 +139,11 @@ function cmpRaw(au: bigint, as: number, bu: bigint, bs: number): number {
   return au < bu ? -1 : au > bu ? 1 : 0;
 }
 
+/** The columns of a lot book with no capacity, shared: read-only by construction (see QueueBook). */
+const NO_BIGINTS: bigint[] = Object.freeze([]) as unknown as bigint[];
+const NO_INT32 = new Int32Array(0);
+const NO_FLOAT64 = new Float64Array(0);
+
 /**
  * FIFO and LIFO: lots in acquisition order; FIFO takes from the head, LIFO from the tail.
  *
@@ -174,18 +179,20 @@ class QueueBook implements LotBook {
   private qtyDec: Dec | undefined = Dec.ZERO;
   private costDec: Dec | undefined = Dec.ZERO;
 
-  constructor(
-    readonly method: 'fifo' | 'lifo',
-    capacity = 8,
-  ) {
-    this.qu = new Array<bigint>(capacity).fill(0n);
-    this.qs = new Int32Array(capacity);
-    this.cu = new Array<bigint>(capacity).fill(0n);
-    this.cs = new Int32Array(capacity);
-    this.uu = new Array<bigint>(capacity).fill(0n);
-    this.us = new Int32Array(capacity);
-    this.tss = new Float64Array(capacity);
-    this.seqs = new Float64Array(capacity);
+  /**
+   * A book with no lots holds the shared empty columns (nothing is ever written at an index below
+   * a capacity of 0): a position is cheap to create, and a rebook creates every position of its
+   * book again. The first lot gets columns of its own (`room`).
+   */
+  constructor(readonly method: 'fifo' | 'lifo') {
+    this.qu = NO_BIGINTS;
+    this.qs = NO_INT32;
+    this.cu = NO_BIGINTS;
+    this.cs = NO_INT32;
+    this.uu = NO_BIGINTS;
+    this.us = NO_INT32;
+    this.tss = NO_FLOAT64;
+    this.seqs = NO_FLOAT64;
     this.ranks = undefined;
   }
 
@@ -463,7 +470,7 @@ class QueueBook implements LotBook {
   }
 
   clone(): LotBook {
-    const c = new QueueBook(this.method, 0);
+    const c = new QueueBook(this.method);
     // Columns of its own, exactly as long as the open lots (a snapshot seldom books on; when it
     // does, the first open doubles them).
     const { head, end } = this;
