@@ -382,21 +382,14 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<{ re
   }
 }
 
-export interface ApiResult {
+/** `floor` … `machineCores`: the medians over the runs of each run's figures. */
+export interface ApiResult extends Pick<ApiRun, 'floor' | 'load' | 'ingestFillsPerSec' | 'publishedPerSec' | 'drainMs' | 'serviceCores' | 'machineCores'> {
   args: ApiArgs;
   loadavg: number[];
   positions: number | undefined;
   bodyBytes: number;
   /** Every run's samples together. */
   pooled: { floor: Latencies; load: Latencies };
-  /** Medians over the runs of each run's figures. */
-  floor: Latencies;
-  load: Latencies;
-  ingestFillsPerSec: number;
-  publishedPerSec: number;
-  drainMs: number;
-  serviceCores: number;
-  machineCores: number;
   runs: ApiRun[];
 }
 
