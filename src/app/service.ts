@@ -644,7 +644,6 @@ export class Service {
     return r;
   }
 
-  /** Publishes each touched book's positions and PnL: one update per book per batch. */
   /**
    * Publishes each touched book's positions and PnL, coalesced: a book is published at most once
    * per `updateIntervalMs`, and at most once per UPDATE_COST_RATIO times what its last update
@@ -759,7 +758,6 @@ export class Service {
     this.log.warn({ err: String(err), book, positions: update.positions.length }, 'update not published');
   }
 
-  /** A restart point, then the windows trimmed (their new bases stored for late events). */
   /**
    * A restart point, then the windows trimmed (their new bases stored for late events). Here, in
    * the booking lane, only what it writes is frozen: the marks' series and the books' states
