@@ -171,6 +171,12 @@ class QueueBook implements LotBook {
   private ranks: (Rank | undefined)[] | undefined;
   private head = 0;
   private end = 0;
+  /**
+   * The columns are shared with a clone (copy on write): the first change after `clone()` copies
+   * them (`own`). A snapshot of a book is then a pointer per position, not eight arrays each, and
+   * the copying is spread over the positions the book goes on to change.
+   */
+  private shared = false;
   /** Σ quantity and Σ cost, raw, with their Decs built on demand. */
   private sqU = 0n;
   private sqS = 0;
@@ -268,6 +274,14 @@ class QueueBook implements LotBook {
     this.head = 0;
   }
 
+  /** Columns of its own before a change, when they are shared with a clone. */
+  private own(): void {
+    if (!this.shared) return;
+    this.shared = false;
+    // The shared empty columns are never written (capacity 0): nothing to copy.
+    if (this.qu.length > 0) this.resize(this.qu.length);
+  }
+
   private clearSlot(i: number): void {
     this.qu[i] = 0n;
     this.cu[i] = 0n;
@@ -315,6 +329,7 @@ class QueueBook implements LotBook {
   }
 
   open(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number): void {
+    this.own();
     assert(this.sqU === 0n || (this.sqU < 0n ? qty.u < 0n : qty.u > 0n), 'open on the same side');
     assert(!qty.isZero(), 'a lot has quantity');
     this.push(qty, cost, unit, ts, seq, undefined);
@@ -326,6 +341,7 @@ class QueueBook implements LotBook {
   }
 
   release(x: Dec): Lot[] {
+    this.own();
     assert(x.isPos() && x.lte(this.qty().abs()), 'release within the open quantity');
     const out: Lot[] = [];
     let left = x;
@@ -367,6 +383,7 @@ class QueueBook implements LotBook {
   }
 
   close(x: Dec): Dec {
+    this.own();
     // Callers close at most the open quantity (applyLeg compares first); the loop asserts cover.
     assert(x.isPos(), 'close a positive quantity');
     const fifo = this.method === 'fifo';
@@ -431,6 +448,7 @@ class QueueBook implements LotBook {
   }
 
   restore(lots: readonly Lot[]): void {
+    this.own();
     let qu = this.sqU;
     let qs = this.sqS;
     let cu = this.scU;
@@ -471,25 +489,26 @@ class QueueBook implements LotBook {
 
   clone(): LotBook {
     const c = new QueueBook(this.method);
-    // Columns of its own, exactly as long as the open lots (a snapshot seldom books on; when it
-    // does, the first open doubles them).
-    const { head, end } = this;
-    c.qu = this.qu.slice(head, end);
-    c.qs = this.qs.slice(head, end);
-    c.cu = this.cu.slice(head, end);
-    c.cs = this.cs.slice(head, end);
-    c.uu = this.uu.slice(head, end);
-    c.us = this.us.slice(head, end);
-    c.tss = this.tss.slice(head, end);
-    c.seqs = this.seqs.slice(head, end);
-    c.ranks = this.ranks?.slice(head, end);
-    c.end = end - head;
+    // The same columns, copied by whichever of the two changes first (`own`).
+    c.qu = this.qu;
+    c.qs = this.qs;
+    c.cu = this.cu;
+    c.cs = this.cs;
+    c.uu = this.uu;
+    c.us = this.us;
+    c.tss = this.tss;
+    c.seqs = this.seqs;
+    c.ranks = this.ranks;
+    c.head = this.head;
+    c.end = this.end;
     c.sqU = this.sqU;
     c.sqS = this.sqS;
     c.scU = this.scU;
     c.scS = this.scS;
     c.qtyDec = this.qtyDec;
     c.costDec = this.costDec;
+    c.shared = true;
+    this.shared = true;
     return c;
   }
 }
