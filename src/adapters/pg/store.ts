@@ -233,20 +233,16 @@ export class PgStore implements HistoryStore {
   async saveCheckpointJson(seq: number, ledger: string, rows: readonly SerializedCheckpointBook[]): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query('INSERT INTO utl_checkpoints (seq, ledger) VALUES ($1, $2) ON CONFLICT (seq) DO UPDATE SET ledger = EXCLUDED.ledger, taken_at = now()', [seq, ledger]);
-      if (rows.length === 0) return;
-      await tx.query(
-        `INSERT INTO utl_checkpoint_books (seq, book, last_ts_us, last_id, consulted, state)
-         SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
-         ON CONFLICT (book, seq) DO UPDATE SET last_ts_us = EXCLUDED.last_ts_us, last_id = EXCLUDED.last_id, consulted = EXCLUDED.consulted, state = EXCLUDED.state`,
-        [
-          seq,
-          rows.map((r) => r.book),
-          rows.map((r) => (r.last === undefined ? null : String(r.last.ts))),
-          rows.map((r) => r.last?.id ?? null),
-          rows.map((r) => JSON.stringify(r.consulted)),
-          rows.map((r) => r.state),
-        ],
-      );
+      // One statement per book, each state a parameter of its own: a state inside a text[] would
+      // be escaped into an array literal (copies of megabytes for a large book, and PostgreSQL
+      // parses them back).
+      for (const r of rows) {
+        await tx.query(
+          `INSERT INTO utl_checkpoint_books (seq, book, last_ts_us, last_id, consulted, state) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (book, seq) DO UPDATE SET last_ts_us = EXCLUDED.last_ts_us, last_id = EXCLUDED.last_id, consulted = EXCLUDED.consulted, state = EXCLUDED.state`,
+          [seq, r.book, r.last === undefined ? null : String(r.last.ts), r.last?.id ?? null, JSON.stringify(r.consulted), r.state],
+        );
+      }
       const bal: string[][] = [[], [], [], [], []];
       for (const r of rows) {
         for (const [venue, account, asset, qty] of r.balances) {
@@ -307,11 +303,16 @@ export class PgStore implements HistoryStore {
   /** `saveBases` with the states serialized already (`snapshotBookJson`). */
   async saveBasesJson(bases: readonly { book: string; key: Key; state: string }[]): Promise<void> {
     if (bases.length === 0) return;
-    await this.sql.query(
-      `INSERT INTO utl_book_bases (book, ts_us, id, state) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
-       ON CONFLICT (book, ts_us, id) DO UPDATE SET state = EXCLUDED.state`,
-      [bases.map((b) => b.book), bases.map((b) => String(b.key.ts)), bases.map((b) => b.key.id), bases.map((b) => b.state)],
-    );
+    // One statement per base (see saveCheckpointJson: no state inside an array literal), in one transaction.
+    await this.sql.transaction(async (tx) => {
+      for (const b of bases) {
+        await tx.query(
+          `INSERT INTO utl_book_bases (book, ts_us, id, state) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (book, ts_us, id) DO UPDATE SET state = EXCLUDED.state`,
+          [b.book, String(b.key.ts), b.key.id, b.state],
+        );
+      }
+    });
   }
 
   // ---- reading the log ----
