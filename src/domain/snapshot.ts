@@ -6,7 +6,7 @@
  * Used to hand books between threads (the sharded replay) and, later, to store position and lot
  * snapshots in PostgreSQL (issue 3).
  */
-import { BookState, type BookSettings, type Position } from './book.js';
+import { BookState, type BookSettings, type Position, type SpotPosition } from './book.js';
 import { Dec } from './decimal.js';
 import type { BookingCode } from './errors.js';
 import type { TsUs } from './events.js';
@@ -71,13 +71,30 @@ export function* snapshotBookJson(s: BookState): Generator<string, void, undefin
   yield `${head.slice(0, -1)},"positions":[`;
   let first = true;
   for (const [key, p] of s.positions) {
-    yield `${first ? '' : ','}${JSON.stringify(snapshotPosition(key, p))}`;
+    yield `${first ? '' : ','}${p.kind === 'spot' ? spotJson(key, p) : JSON.stringify(snapshotPosition(key, p))}`;
     first = false;
   }
   const unbooked: BookSnapshot['unbooked'] = [];
   for (const [id, u] of s.unbooked) unbooked.push([id, u.code, u.message, u.ts]);
   const tail = JSON.stringify({ balances: snapshotBalances(s), unbooked, cashFees: s.cashFees.toString(), lotSeq: s.lotSeq, booked: s.booked });
   yield `],${tail.slice(1)}`;
+}
+
+/**
+ * `JSON.stringify(snapshotPosition(key, p))` of a spot position, written directly: the lots are
+ * most of a large book's snapshot, and a row array per lot to stringify is most of its cost.
+ * Decimals print as digits, sign and point, and timestamps and sequence numbers as integers:
+ * nothing of a lot needs escaping; the names go through JSON.stringify.
+ */
+function spotJson(key: string, p: SpotPosition): string {
+  let lots = '';
+  for (const l of p.lots.lots()) {
+    const unit = l.unit === undefined ? 'null' : `"${l.unit.toString()}"`;
+    const rank = l.rank === undefined ? 'null,null' : `"${l.rank.num.toString()}","${l.rank.den.toString()}"`;
+    lots += `${lots.length === 0 ? '' : ','}["${l.qty.toString()}","${l.cost.toString()}",${unit},${l.ts},${l.seq},${rank}]`;
+  }
+  const venue = p.venue === undefined ? 'null' : JSON.stringify(p.venue);
+  return `{"kind":"spot","key":${JSON.stringify(key)},"asset":${JSON.stringify(p.asset)},"venue":${venue},"realized":"${p.realized.toString()}","fees":"${p.fees.toString()}","lots":[${lots}]}`;
 }
 
 /** Every balance cell of the book (zeros too), as in its snapshot. */
