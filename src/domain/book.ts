@@ -136,6 +136,16 @@ export class BookState {
   lotSeq = 0;
   /** Events booked (not rejected). */
   booked = 0;
+  /**
+   * Change stamps for the reports' kept valuations (report.ts): `changes` counts the changes,
+   * `stamps` holds, per asset, the count at its last change (a spot position of it, a balance
+   * cell of it: whatever a position of the asset is valued from). A valuation made at count c is
+   * current while its asset's stamp is at most c. Conservative: an asset is stamped when the
+   * booking takes its position or cell, whether or not the figures then move. Not copied by
+   * `clone`: a kept valuation is of one state object.
+   */
+  changes = 0;
+  readonly stamps = new Map<string, number>();
 
   constructor(
     readonly book: string,
@@ -167,7 +177,13 @@ export class BookState {
     return c;
   }
 
+  /** Records that what `asset`'s positions are valued from may change (see `stamps`). */
+  touch(asset: string): void {
+    this.stamps.set(asset, ++this.changes);
+  }
+
   spot(asset: string, venue: string): SpotPosition {
+    this.touch(asset);
     const pooled = this.settings.pool === 'venue';
     const key = pooled ? `${asset}@${venue}` : asset;
     let p = this.positions.get(key);
@@ -201,6 +217,7 @@ export class BookState {
 
   addBalance(venue: string, account: string, asset: string, delta: Dec): void {
     if (delta.isZero()) return;
+    this.touch(asset);
     this.balanceCell(venue, account, asset).add(delta);
   }
 
@@ -431,7 +448,10 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
     feeValue = split.value;
     other = split.other;
   }
-  // Everything is valued: from here on the booking cannot fail.
+  // Everything is valued: from here on the booking cannot fail. The route's positions and cells
+  // change without `spot`/`addBalance`: stamped here.
+  s.touch(inst.base);
+  s.touch(inst.quote);
   const baseDelta = feeOwn.isZero() ? d : d.sub(feeOwn);
   // −Δ × price: the quote's leg, and the base's cash too when the quote is R (u is the price).
   const notional = d.mulNeg(e.price);

@@ -74,6 +74,24 @@ export const END_TS: TsUs = Number.MAX_SAFE_INTEGER;
 export class Marks {
   /** Series by asset, then quote (nested: no pair strings to build on the hot path). */
   private readonly seriesByAsset = new Map<string, Map<string, Series>>();
+  /** Changes so far (marks added or removed), and per asset the count at its last one: see `unchangedSince`. */
+  private changes = 0;
+  private readonly stamps = new Map<string, number>();
+
+  /** The count of changes so far: a reading taken now stays current while `unchangedSince(it, assets)`. */
+  get clock(): number {
+    return this.changes;
+  }
+
+  /**
+   * Whether no series of any of `assets` changed after the count `clock`: then every rate that
+   * consulted only them (the `touched` of `rate`) is the same.
+   */
+  unchangedSince(clock: number, assets: readonly string[]): boolean {
+    if (this.changes === clock) return true;
+    for (let i = 0; i < assets.length; i++) if ((this.stamps.get(assets[i]!) ?? 0) > clock) return false;
+    return true;
+  }
 
   constructor(
     readonly reporting: string,
@@ -98,10 +116,13 @@ export class Marks {
       byQuote.set(quote, s);
     }
     s.insert({ ts, id, price });
+    this.stamps.set(asset, ++this.changes);
   }
 
   remove(asset: string, quote: string, key: Key): boolean {
-    return this.seriesByAsset.get(asset)?.get(quote)?.remove(key) ?? false;
+    const removed = this.seriesByAsset.get(asset)?.get(quote)?.remove(key) ?? false;
+    if (removed) this.stamps.set(asset, ++this.changes);
+    return removed;
   }
 
   /**

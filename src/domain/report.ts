@@ -330,8 +330,9 @@ const positionOrder = new WeakMap<BookState, [string, Position][]>();
 
 function sortedPositions(s: BookState): readonly [string, Position][] {
   let sorted = positionOrder.get(s);
-  // Positions are only ever added to a book's map; still, every kept entry is checked.
-  if (sorted === undefined || sorted.length !== s.positions.size || !sorted.every(([k, p]) => s.positions.get(k) === p)) {
+  // Positions are only ever added to a book's map (BookState.spot, .derivative), never replaced
+  // or removed: the same size is the same positions.
+  if (sorted === undefined || sorted.length !== s.positions.size) {
     sorted = byKey(s.positions);
     positionOrder.set(s, sorted);
   }
@@ -348,6 +349,10 @@ function sortedPositions(s: BookState): readonly [string, Position][] {
 interface KeptSpot {
   readonly s: BookState;
   readonly settings: BookState['settings'];
+  /** `s.changes` and the marks' clock when last found current, and the assets the mark's lookup read. */
+  changes: number;
+  marksClock: number;
+  deps: readonly string[];
   readonly qty: Dec;
   readonly cost: Dec;
   readonly mark: Dec | undefined;
@@ -379,16 +384,24 @@ function valuePosition(ledger: Ledger, s: BookState, p: Position, key: number, o
   const keep = options.lots !== true;
   const kept = keep ? valuations.get(p) : undefined;
   if (p.kind === 'spot') {
+    const marks = ledger.marks;
+    const fresh = kept !== undefined && 'cells' in kept && kept.s === s && kept.settings === s.settings;
+    // Nothing the valuation reads has been touched since it was last found current: no lookups.
+    if (fresh && (s.stamps.get(p.asset) ?? 0) <= kept.changes && marks.unchangedSince(kept.marksClock, kept.deps)) return kept.valued;
     const qty = p.lots.qty();
     const cost = p.lots.cost();
-    const mark = ledger.marks.rate(p.asset, key);
-    if (kept !== undefined && 'cells' in kept && kept.s === s && kept.settings === s.settings && same(kept.qty, qty) && same(kept.cost, cost) && same(kept.mark, mark) &&
-      same(kept.realized, p.realized) && same(kept.fees, p.fees) && sameCells(kept.cells, cellsOf, p.asset)) {
+    const touched = new Set<string>();
+    const mark = marks.rate(p.asset, key, touched);
+    const deps = [...touched];
+    if (fresh && same(kept.qty, qty) && same(kept.cost, cost) && same(kept.mark, mark) && same(kept.realized, p.realized) && same(kept.fees, p.fees) && sameCells(kept.cells, cellsOf, p.asset)) {
+      kept.changes = s.changes;
+      kept.marksClock = marks.clock;
+      kept.deps = deps;
       return kept.valued;
     }
     const cells = assetCells(cellsOf, p.asset);
     const valued = valueSpot(s, p, qty, cost, mark, cells, options);
-    if (keep) valuations.set(p, { s, settings: s.settings, qty, cost, mark, realized: p.realized, fees: p.fees, cells, valued });
+    if (keep) valuations.set(p, { s, settings: s.settings, changes: s.changes, marksClock: marks.clock, deps, qty, cost, mark, realized: p.realized, fees: p.fees, cells, valued });
     return valued;
   }
   const found = ledger.instruments.lookup(p.instrument, p.venue);
