@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Dec, pow10, readDecimal } from './decimal.js';
+import { Dec, decimalAt, pow10, readDecimal } from './decimal.js';
 
 const RUNS = { numRuns: 400 };
 
@@ -361,6 +361,42 @@ describe('readDecimal against a regex reference', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('decimalAt', () => {
+  it('reads, where it stands in a text, exactly what readDecimal reads of the slice (units and scale)', () => {
+    const alphabet = fc.constantFrom('0', '1', '5', '9', '.', '-', '+', 'e', ' ', '"', '0', '0', '7', '3');
+    const around = fc.string({ maxLength: 4 });
+    fc.assert(
+      fc.property(around, fc.array(alphabet, { minLength: 0, maxLength: 40 }), around, (before, cs, after) => {
+        const piece = cs.join('');
+        const text = before + piece + after;
+        const got = decimalAt(text, before.length, before.length + piece.length);
+        const want = piece === '' ? undefined : readDecimal(piece);
+        if (want instanceof Dec) expect(got).toStrictEqual(want);
+        else expect(got).toBeUndefined();
+      }),
+      { numRuns: 10000 },
+    );
+  });
+
+  it('is exact at the edge of the digits a number holds (15) and past it', () => {
+    const digits = fc.array(fc.constantFrom('0', '1', '9', '5'), { minLength: 1, maxLength: 24 }).map((d) => d.join(''));
+    fc.assert(
+      fc.property(fc.boolean(), digits, fc.option(digits), (neg, int, frac) => {
+        const piece = `${neg ? '-' : ''}${int}${frac === null ? '' : `.${frac}`}`;
+        const text = `"${piece}"`;
+        const want = readDecimal(piece);
+        expect(decimalAt(text, 1, text.length - 1)).toStrictEqual(want instanceof Dec ? want : undefined);
+      }),
+      { numRuns: 10000 },
+    );
+    expect(decimalAt('999999999999999', 0, 15)).toStrictEqual(new Dec(999999999999999n, 0));
+    expect(decimalAt('9999999999999999', 0, 16)).toStrictEqual(new Dec(9999999999999999n, 0));
+    expect(decimalAt('9.99999999999999900', 0, 19)).toStrictEqual(new Dec(9999999999999999n, 15));
+    expect(decimalAt('1234567890123.40', 0, 16)).toStrictEqual(new Dec(12345678901234n, 1));
+    expect(decimalAt('-0.000', 0, 6)).toStrictEqual(new Dec(0n, 0));
   });
 });
 

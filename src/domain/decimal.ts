@@ -295,6 +295,55 @@ export function readDecimal(text: string): Dec | DecimalProblem {
   return new Dec(intStart === 1 ? -u : u, scale);
 }
 
+/** Digits a JS number holds exactly: 10^15 < 2^53. */
+const EXACT_DIGITS = 15;
+const POW10_EXACT = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * `readDecimal(text.slice(start, end))` when that is a Dec, else undefined: a decimal read where
+ * it stands in a line, in one pass. Up to 15 digits are accumulated in a number (exact: every
+ * partial value is an integer below 10^15 < 2^53, and dropping the trailing fractional zeros is
+ * a division whose exact quotient is an integer, so exact too) and turned into a bigint once;
+ * longer texts take `readDecimal`.
+ */
+export function decimalAt(text: string, start: number, end: number): Dec | undefined {
+  const neg = text.charCodeAt(start) === 45;
+  let i = neg ? start + 1 : start;
+  const intStart = i;
+  let acc = 0;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    acc = acc * 10 + c;
+  }
+  if (i === intStart) return undefined;
+  let scale = 0;
+  if (i < end) {
+    if (text.charCodeAt(i) !== 46) return undefined;
+    const fracStart = ++i;
+    let zeros = 0;
+    for (; i < end; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return undefined;
+      acc = acc * 10 + c;
+      zeros = c === 0 ? zeros + 1 : 0;
+    }
+    if (i === fracStart) return undefined;
+    if (end - intStart - 1 > EXACT_DIGITS) return slowDecimalAt(text, start, end);
+    scale = end - fracStart - zeros;
+    if (zeros > 0) acc /= POW10_EXACT[zeros]!;
+  } else if (end - intStart > EXACT_DIGITS) {
+    return slowDecimalAt(text, start, end);
+  }
+  const u = BigInt(acc);
+  return new Dec(neg ? -u : u, scale);
+}
+
+function slowDecimalAt(text: string, start: number, end: number): Dec | undefined {
+  const d = readDecimal(text.slice(start, end));
+  return d instanceof Dec ? d : undefined;
+}
+
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatTimestamp, parseTimestamp } from './time.js';
+import { formatTimestamp, parseTimestamp, parseTimestampAt } from './time.js';
 
 const MIN_MS = Date.UTC(1970, 0, 1);
 const MAX_MS = Date.UTC(2200, 0, 1);
@@ -55,6 +55,20 @@ describe('timestamps', () => {
         const i = pos % text.length;
         const mutated = text.slice(0, i) + ch + text.slice(i + 1);
         expect(parseTimestamp(mutated)).toBe(reference(mutated));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('reads a timestamp where it stands in a text as parseTimestamp reads the slice', () => {
+    const chars = fc.constantFrom('0', '1', '2', '3', '5', '9', ':', '-', '.', 'T', 'Z', '+', ' ', '"');
+    fc.assert(
+      fc.property(instant, instant, fc.nat(40), chars, fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }), (a, b, pos, ch, before, after) => {
+        parseTimestampAt(`x${spellings(a)[0]!}`, 1, 1 + spellings(a)[0]!.length); // prime the day memo
+        const text = spellings(b)[0]!;
+        const i = pos % text.length;
+        const mutated = pos < 30 ? text.slice(0, i) + ch + text.slice(i + 1) : text;
+        expect(parseTimestampAt(before + mutated + after, before.length, before.length + mutated.length)).toBe(reference(mutated));
       }),
       { numRuns: 3000 },
     );

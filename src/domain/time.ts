@@ -50,11 +50,14 @@ function digit(text: string, i: number): number {
   return c >= 0 && c <= 9 ? c : -1;
 }
 
-/** `HH:MM:SS[.f{1,6}]Z` from index 11 of a text whose date is the memo's; undefined when not that shape. */
-function fastTimeOfDay(text: string): TsUs | undefined {
-  const n = text.length;
-  if (text.charCodeAt(n - 1) !== 90 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
-  const h1 = digit(text, 11), h2 = digit(text, 12), m1 = digit(text, 14), m2 = digit(text, 15), s1 = digit(text, 17), s2 = digit(text, 18);
+/**
+ * `HH:MM:SS[.f{1,6}]Z` from index `o + 11` of the timestamp `text[o, end)`, whose date is the
+ * memo's; undefined when not that shape.
+ */
+function fastTimeOfDay(text: string, o: number, end: number): TsUs | undefined {
+  const n = end - o;
+  if (text.charCodeAt(end - 1) !== 90 || text.charCodeAt(o + 13) !== 58 || text.charCodeAt(o + 16) !== 58) return undefined;
+  const h1 = digit(text, o + 11), h2 = digit(text, o + 12), m1 = digit(text, o + 14), m2 = digit(text, o + 15), s1 = digit(text, o + 17), s2 = digit(text, o + 18);
   if ((h1 | h2 | m1 | m2 | s1 | s2) < 0) return undefined;
   const h = h1 * 10 + h2;
   const mi = m1 * 10 + m2;
@@ -62,8 +65,8 @@ function fastTimeOfDay(text: string): TsUs | undefined {
   if (h > 23 || mi > 59 || sec > 59) return undefined;
   let us = 0;
   if (n > 20) {
-    if (text.charCodeAt(19) !== 46 || n - 21 > 6 || n - 21 < 1) return undefined;
-    for (let i = 20; i < n - 1; i++) {
+    if (text.charCodeAt(o + 19) !== 46 || n - 21 > 6 || n - 21 < 1) return undefined;
+    for (let i = o + 20; i < end - 1; i++) {
       const d = digit(text, i);
       if (d < 0) return undefined;
       us = us * 10 + d;
@@ -73,10 +76,18 @@ function fastTimeOfDay(text: string): TsUs | undefined {
   return memoDayUs + (h * 3600 + mi * 60 + sec) * US_PER_SECOND + us;
 }
 
+/** Whether `text[o, o + 10)` is the memo's date followed by `T`, in a timestamp of a length the fast path reads. */
+function memoDay(text: string, o: number, end: number): boolean {
+  const n = end - o;
+  if (memoDate === '' || n < 20 || n > 27 || text.charCodeAt(o + 10) !== 84) return false;
+  for (let k = 0; k < 10; k++) if (text.charCodeAt(o + k) !== memoDate.charCodeAt(k)) return false;
+  return true;
+}
+
 /** Epoch microseconds of an ISO-8601 timestamp with a zone (Z or ±HH:MM); undefined if invalid. */
 export function parseTimestamp(text: string): TsUs | undefined {
-  if (memoDate !== '' && text.length >= 20 && text.length <= 27 && text.charCodeAt(10) === 84 && text.startsWith(memoDate)) {
-    const fast = fastTimeOfDay(text);
+  if (memoDay(text, 0, text.length)) {
+    const fast = fastTimeOfDay(text, 0, text.length);
     if (fast !== undefined) return fast;
   }
   const t = parseTimestampSlow(text);
@@ -89,6 +100,18 @@ export function parseTimestamp(text: string): TsUs | undefined {
     }
   }
   return t;
+}
+
+/**
+ * `parseTimestamp(text.slice(start, end))`, without the slice when the date is the last one
+ * parsed (a line's timestamp read where it stands).
+ */
+export function parseTimestampAt(text: string, start: number, end: number): TsUs | undefined {
+  if (memoDay(text, start, end)) {
+    const fast = fastTimeOfDay(text, start, end);
+    if (fast !== undefined) return fast;
+  }
+  return parseTimestamp(text.slice(start, end));
 }
 
 function parseTimestampSlow(text: string): TsUs | undefined {
