@@ -93,6 +93,14 @@ export class Marks {
     return true;
   }
 
+  /** Every asset with a series changed after the count `clock` (a pass over the assets with marks). */
+  changedSince(clock: number): string[] {
+    const out: string[] = [];
+    if (this.changes === clock) return out;
+    for (const [asset, stamp] of this.stamps) if (stamp > clock) out.push(asset);
+    return out;
+  }
+
   constructor(
     readonly reporting: string,
     /** Assets valued at exactly 1 R (configured R-equivalents). */

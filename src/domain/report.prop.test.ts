@@ -1,6 +1,6 @@
 /**
  * Reports keep each position's valuation from one report to the next (valuePosition in
- * report.ts) and value again only what changed. Property: whatever the ledger went through
+ * report.ts, BookView) and value again only what changed. Property: whatever the ledger went through
  * between two reports (fills, marks, crosses, transfers, late events and corrections that rebook),
  * a report of the live ledger is the report of a fresh ledger holding the same events, which
  * has nothing kept; and the positions-only and book-update views are exactly its parts.
@@ -46,7 +46,7 @@ describe('report: valuations kept between reports', () => {
           });
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 

@@ -241,29 +241,158 @@ function valueBook(ledger: Ledger, s: BookState, key: number, options: ReportOpt
   runSteps(valueBookSteps(ledger, s, key, options, positions, each));
 }
 
-/** `valueBook` in steps of REPORT_STEP positions. */
+/** `valueBook` in steps of REPORT_STEP positions (valued again) or REPORT_STEP × 16 (told `each`). */
 function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: ReportOptions, positions: PositionReport[], each?: (v: Valued) => void): Generator<void, void> {
+  if (options.lots === true) {
+    // With lots: nothing is kept (the lots are not among a valuation's inputs).
+    const cells = cellMaps(s);
+    let n = 0;
+    for (const [, p] of byKey(s.positions)) {
+      if (++n % REPORT_STEP === 0) yield;
+      const v = valuePosition(ledger, s, p, key, options, cells);
+      each?.(v);
+      if (options.includeFlat === true || !isEmpty(v)) positions.push(v.report);
+    }
+    return;
+  }
+  const view = yield* syncView(ledger, s, key);
+  const step = REPORT_STEP * 16;
+  for (let i = 0; i < view.valued.length; i++) {
+    if (each !== undefined && (i + 1) % step === 0) yield;
+    const v = view.valued[i]!;
+    each?.(v);
+    if (options.includeFlat === true || !view.empty[i]!) positions.push(v.report);
+  }
+}
+
+/**
+ * A book's positions valued, in key order, kept from one report to the next and brought up to
+ * date by what changed since: the positions of the assets the book touched (BookState.stamps),
+ * the positions whose mark lookups read an asset whose marks changed (Marks.changedSince, and
+ * each valuation's `deps`), every derivative (checked input by input), and everything when the
+ * book gained a position or changed its settings. The rest are not looked at: a report of a
+ * large book costs what changed, plus a pass over its assets' stamps. With the book's totals,
+ * kept the same way (a change subtracts the old valuation's figures and adds the new one's).
+ */
+class BookView {
+  sorted: [string, Position][] = [];
+  valued: Valued[] = [];
+  empty: boolean[] = [];
+  /** Indices of the spot positions of each asset; of the derivatives. */
+  readonly byAsset = new Map<string, number[]>();
+  derivatives: number[] = [];
+  /** Per index, the assets its mark lookup read (spot); by asset, the indices that read it. */
+  deps: (readonly string[])[] = [];
+  readonly readers = new Map<string, Set<number>>();
+  changes = -1;
+  marksClock = -1;
+  settings: BookState['settings'] | undefined;
+  /** Σ realized, Σ fees, Σ funding, Σ unrealized of the priced ones, and how many are unpriced. */
+  realized = Dec.ZERO;
+  fees = Dec.ZERO;
+  funding = Dec.ZERO;
+  unrealized = Dec.ZERO;
+  unpriced = 0;
+
+  constructor(readonly key: number) {}
+
+  add(v: Valued, sign: 1 | -1): void {
+    const f = sign === 1 ? (a: Dec, b: Dec): Dec => a.add(b) : (a: Dec, b: Dec): Dec => a.sub(b);
+    this.realized = f(this.realized, v.realized);
+    this.fees = f(this.fees, v.fees);
+    this.funding = f(this.funding, v.funding);
+    if (v.unrealized === undefined) this.unpriced += sign;
+    else this.unrealized = f(this.unrealized, v.unrealized);
+  }
+
+  setDeps(i: number, deps: readonly string[]): void {
+    const had = this.deps[i];
+    if (had === deps) return;
+    if (had !== undefined) for (const a of had) this.readers.get(a)?.delete(i);
+    this.deps[i] = deps;
+    for (const a of deps) {
+      let r = this.readers.get(a);
+      if (r === undefined) {
+        r = new Set();
+        this.readers.set(a, r);
+      }
+      r.add(i);
+    }
+  }
+}
+
+const views = new WeakMap<BookState, BookView>();
+const NO_INDICES: readonly number[] = [];
+
+/** The book's view, brought up to date (see BookView); yields every REPORT_STEP positions valued again. */
+function* syncView(ledger: Ledger, s: BookState, key: number): Generator<void, BookView> {
+  const marks = ledger.marks;
+  let view = views.get(s);
+  if (view === undefined || view.key !== key) {
+    view = new BookView(key);
+    views.set(s, view);
+  }
+  let dirty: Iterable<number>;
+  // Positions are only ever added to a book's map (BookState.spot, .derivative), never replaced
+  // or removed: the same size is the same positions.
+  if (view.changes < 0 || view.settings !== s.settings || view.sorted.length !== s.positions.size) {
+    view = new BookView(key);
+    views.set(s, view);
+    view.sorted = byKey(s.positions);
+    view.valued = new Array<Valued>(view.sorted.length);
+    view.empty = new Array<boolean>(view.sorted.length);
+    view.deps = new Array<readonly string[]>(view.sorted.length);
+    view.settings = s.settings;
+    for (const [i, [, p]] of view.sorted.entries()) {
+      if (p.kind !== 'spot') view.derivatives.push(i);
+      else {
+        const at = view.byAsset.get(p.asset);
+        if (at === undefined) view.byAsset.set(p.asset, [i]);
+        else at.push(i);
+      }
+    }
+    dirty = view.sorted.keys();
+  } else {
+    const d = new Set<number>(view.derivatives);
+    if (s.changes !== view.changes) {
+      for (const [asset, stamp] of s.stamps) if (stamp > view.changes) for (const i of view.byAsset.get(asset) ?? NO_INDICES) d.add(i);
+    }
+    for (const asset of marks.changedSince(view.marksClock)) for (const i of view.readers.get(asset) ?? NO_INDICES) d.add(i);
+    dirty = d;
+  }
+  // What changes from here on is after these counts: the next sync sees it.
+  view.changes = s.changes;
+  view.marksClock = marks.clock;
   const cells = cellMaps(s);
   let n = 0;
-  for (const [, p] of sortedPositions(s)) {
+  for (const i of dirty) {
     if (++n % REPORT_STEP === 0) yield;
-    const v = valuePosition(ledger, s, p, key, options, cells);
-    each?.(v);
-    if (options.includeFlat === true || !isEmpty(v)) positions.push(v.report);
+    const p = view.sorted[i]![1];
+    const v = valuePosition(ledger, s, p, key, {}, cells);
+    const had = view.valued[i];
+    if (had === v) continue;
+    if (had !== undefined) view.add(had, -1);
+    view.add(v, 1);
+    view.valued[i] = v;
+    view.empty[i] = isEmpty(v);
+    if (p.kind === 'spot') {
+      const kept = valuations.get(p);
+      view.setDeps(i, kept !== undefined && 'deps' in kept ? kept.deps : [p.asset]);
+    }
   }
+  return view;
 }
 
 /** A book's summary, from its valued positions (`add` each, then `summary()`). */
 class BookTotals {
   private realized = Dec.ZERO;
   private unrealized: Dec | undefined = Dec.ZERO;
-  private fees: Dec;
+  /** The positions' fees (the book's cash fees are added in the summary). */
+  private fees = Dec.ZERO;
   private funding = Dec.ZERO;
   private readonly unpriced: string[] = [];
 
-  constructor(private readonly s: BookState) {
-    this.fees = s.cashFees;
-  }
+  constructor(private readonly s: BookState) {}
 
   add(v: Valued): void {
     this.realized = this.realized.add(v.realized);
@@ -274,24 +403,28 @@ class BookTotals {
   }
 
   summary(): BookSummary {
-    const s = this.s;
-    const unrealized = this.unpriced.length > 0 ? undefined : this.unrealized;
-    // Fees paid in cash can sit in no lot: they count against the total under either convention.
-    const capitalisedCashFees = s.settings.fees === 'capitalise' ? s.cashFees : Dec.ZERO;
-    const total = unrealized === undefined ? undefined : totalPnl(s.settings.fees, this.realized, unrealized, this.fees, this.funding).sub(capitalisedCashFees);
-    return {
-      book: s.book,
-      method: s.settings.method,
-      fees: s.settings.fees,
-      realizedPnl: this.realized.toString(),
-      unrealizedPnl: unrealized?.toString() ?? null,
-      feesPaid: this.fees.toString(),
-      funding: this.funding.toString(),
-      totalPnl: total?.toString() ?? null,
-      unpriced: this.unpriced,
-      booked: s.booked,
-    };
+    return bookSummary(this.s, this.realized, this.fees, this.funding, this.unpriced.length > 0 ? undefined : this.unrealized, this.unpriced);
   }
+}
+
+/** A book's summary from the sums over its positions (`fees`: the positions' fees, without the book's cash fees). */
+function bookSummary(s: BookState, realized: Dec, positionFees: Dec, funding: Dec, unrealized: Dec | undefined, unpriced: string[]): BookSummary {
+  const fees = s.cashFees.add(positionFees);
+  // Fees paid in cash can sit in no lot: they count against the total under either convention.
+  const capitalisedCashFees = s.settings.fees === 'capitalise' ? s.cashFees : Dec.ZERO;
+  const total = unrealized === undefined ? undefined : totalPnl(s.settings.fees, realized, unrealized, fees, funding).sub(capitalisedCashFees);
+  return {
+    book: s.book,
+    method: s.settings.method,
+    fees: s.settings.fees,
+    realizedPnl: realized.toString(),
+    unrealizedPnl: unrealized?.toString() ?? null,
+    feesPaid: fees.toString(),
+    funding: funding.toString(),
+    totalPnl: total?.toString() ?? null,
+    unpriced,
+    booked: s.booked,
+  };
 }
 
 /**
@@ -320,23 +453,11 @@ export function* bookUpdateSteps(ledger: Ledger, book: string): Generator<void, 
   const s = ledger.bookState(book);
   if (s === undefined) return undefined;
   const positions: PositionReport[] = [];
-  const totals = new BookTotals(s);
-  yield* valueBookSteps(ledger, s, ledger.config.until ?? END_TS, {}, positions, (v) => totals.add(v));
-  return { summary: totals.summary(), positions };
-}
-
-/** A book's positions in key order; the order is kept while the book's map holds the same positions. */
-const positionOrder = new WeakMap<BookState, [string, Position][]>();
-
-function sortedPositions(s: BookState): readonly [string, Position][] {
-  let sorted = positionOrder.get(s);
-  // Positions are only ever added to a book's map (BookState.spot, .derivative), never replaced
-  // or removed: the same size is the same positions.
-  if (sorted === undefined || sorted.length !== s.positions.size) {
-    sorted = byKey(s.positions);
-    positionOrder.set(s, sorted);
-  }
-  return sorted;
+  yield* valueBookSteps(ledger, s, ledger.config.until ?? END_TS, {}, positions);
+  const view = views.get(s)!;
+  const unpriced: string[] = [];
+  if (view.unpriced > 0) for (const v of view.valued) if (v.unrealized === undefined) unpriced.push(v.report.asset);
+  return { summary: bookSummary(s, view.realized, view.fees, view.funding, view.unpriced > 0 ? undefined : view.unrealized, unpriced), positions };
 }
 
 /**
