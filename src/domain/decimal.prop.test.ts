@@ -14,6 +14,8 @@ const units = fc.oneof(
   fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }),
   fc.bigInt({ min: -1000n, max: 1000n }),
   fc.constantFrom(0n, 1n, -1n, 5n, -5n, 10n, 25n, -25n),
+  // Trailing zeros (what toString drops from the fraction).
+  fc.tuple(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), fc.integer({ min: 1, max: 30 })).map(([u, k]) => u * 10n ** BigInt(k)),
 );
 const dec: fc.Arbitrary<Dec> = fc.tuple(units, fc.integer({ min: 0, max: 24 })).map(([u, s]) => new Dec(u, s));
 const nonZeroDec = dec.filter((d) => d.u !== 0n);

@@ -193,11 +193,21 @@ export class Dec {
 
   /** Canonical text: plain digits, no exponent, no trailing fractional zeros. */
   toString(): string {
-    const n = this.normalize();
-    if (n.s === 0) return n.u.toString();
-    const neg = n.u < 0n;
-    const digits = (neg ? -n.u : n.u).toString().padStart(n.s + 1, '0');
-    const cut = digits.length - n.s;
+    if (this.s === 0) return this.u.toString();
+    if (this.u === 0n) return '0';
+    // The trailing fractional zeros are dropped from the text (no bigint division per zero).
+    const neg = this.u < 0n;
+    let digits = (neg ? -this.u : this.u).toString();
+    let scale = this.s;
+    let end = digits.length;
+    while (scale > 0 && digits.charCodeAt(end - 1) === 48) {
+      end--;
+      scale--;
+    }
+    if (end < digits.length) digits = digits.slice(0, end);
+    if (scale === 0) return neg ? `-${digits}` : digits;
+    if (digits.length <= scale) digits = digits.padStart(scale + 1, '0');
+    const cut = digits.length - scale;
     return `${neg ? '-' : ''}${digits.slice(0, cut)}.${digits.slice(cut)}`;
   }
 
