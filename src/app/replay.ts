@@ -87,6 +87,13 @@ export interface Shard {
   readonly count: number;
 }
 
+/** An event's text, or a function that makes it: a line is text already (no closure per line). */
+type Raw = string | (() => string);
+
+function rawText(raw: Raw): string {
+  return typeof raw === 'string' ? raw : raw();
+}
+
 export class Pass {
   readonly ledger: Ledger;
   readonly rejected: RejectedEntry[] = [];
@@ -120,7 +127,7 @@ export class Pass {
     this.quiet = shared && this.shard !== undefined && this.shard.index !== 0;
     const trade = decodeTradeLine(text, this.ledger.instruments);
     if (trade !== undefined) {
-      this.book(trade, file, line, () => text);
+      this.book(trade, file, line, text);
       return;
     }
     let value: unknown = parseEventLine(text);
@@ -132,30 +139,33 @@ export class Pass {
         return;
       }
     }
-    this.submit(value, file, line, () => text);
+    this.submit(value, file, line, text);
   }
 
-  /** Validates and submits one wire value; records any rejection against its source. */
-  submit(value: unknown, file: string, line: number, raw: () => string): void {
+  /**
+   * Validates and submits one wire value; records any rejection against its source. `raw` is its
+   * text, or makes it (only a rejection needs it).
+   */
+  submit(value: unknown, file: string, line: number, raw: Raw): void {
     const v = validateEvent(value, this.ledger.instruments);
     if (!v.ok) {
       const type = (value as { type?: unknown }).type;
       const label = `${typeof type === 'string' ? type : 'event'} ${v.id ?? `at line ${line}`}`;
-      this.reject(file, line, v.id ?? null, v.issues[0]!.code, describeIssues(label, v.issues), raw());
+      this.reject(file, line, v.id ?? null, v.issues[0]!.code, describeIssues(label, v.issues), rawText(raw));
       return;
     }
     this.book(v.event, file, line, raw);
   }
 
   /** Submits one valid event. */
-  book(event: LedgerEvent, file: string, line: number, raw: () => string): void {
+  book(event: LedgerEvent, file: string, line: number, raw: Raw): void {
     if (!this.quiet) this.events++;
     if (this.shard !== undefined && !this.quiet) this.ownIds.add(event.id);
     const r = this.ledger.submit(event);
     if (r.status === 'duplicate') {
       if (!this.quiet) this.duplicates++;
     }
-    else if (r.status === 'rejected') this.reject(file, line, event.id, r.code, r.message, raw());
+    else if (r.status === 'rejected') this.reject(file, line, event.id, r.code, r.message, rawText(raw));
     else if (this.retain || r.status === 'unbooked') this.sources.set(event.id, { file, line });
   }
 }
@@ -199,7 +209,8 @@ export async function runJsonl(path: string, pass: Pass): Promise<void> {
     for (let i = 0; i < lines.length; i++) {
       const text = lines[i]!;
       pass.lines++;
-      if (text.length === 0 || text.trim().length === 0) continue;
+      // A line that opens an object is not blank (no trim of every line).
+      if (text.charCodeAt(0) !== 123 && text.trim().length === 0) continue;
       pass.line(text, path, batch.first + i);
     }
     pass.bytes = before + batch.bytes;
