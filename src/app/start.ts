@@ -36,7 +36,7 @@ import { parseAlertConfig } from './alert-config.js';
 import { DEFAULT_ALERTS_YAML } from './alert-defaults.js';
 import { Alerting } from './alerting.js';
 import { alertFacts } from './facts.js';
-import { DEFAULT_RECON, type ReconConfig } from './recon-config.js';
+import type { ReconConfig } from './recon-config.js';
 import { InstrumentRegistry } from '../domain/instrument.js';
 import type { Logger, ServiceConfig } from './service.js';
 import { Service } from './service.js';
@@ -78,23 +78,7 @@ export interface StartOptions {
   readonly snapshots?: Partial<SnapshotOptions>;
 }
 
-export const DEFAULT_WRITE_LIMIT: WriteLimit = { max: 600, timeWindowMs: 60_000 };
-
-export const DEFAULT_START: Omit<StartOptions, 'service'> = {
-  databaseUrl: undefined,
-  natsUrl: undefined,
-  dataDir: '.utl',
-  stream: 'UTL_EVENTS',
-  subjectPrefix: 'utl.events',
-  maxInFlight: 20_000,
-  ackWaitMs: 10_000,
-  host: '127.0.0.1',
-  port: 8080,
-  http: {},
-  logLevel: 'info',
-  recon: DEFAULT_RECON,
-  alerts: undefined,
-};
+export { DEFAULT_START, DEFAULT_WRITE_LIMIT } from './start-defaults.js';
 
 export interface Running {
   readonly service: Service;

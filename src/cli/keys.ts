@@ -7,9 +7,7 @@
 import { Command, Option } from 'commander';
 import { join } from 'node:path';
 import { createKey, keyProblems, SCOPES, type ApiKeyRecord, type Scope } from '../app/api-keys.js';
-import { migrate } from '../adapters/pg/migrations.js';
-import { PgKeyStore } from '../adapters/pg/keys-store.js';
-import { openSql } from '../adapters/pg/sql.js';
+import type { PgKeyStore } from '../adapters/pg/keys-store.js';
 
 const OK = 0;
 const USAGE = 2;
@@ -28,6 +26,8 @@ function storeOptions(cmd: Command): Command {
 
 /** Opens the store, migrates it, runs `fn`, closes; what the operator can fix is a usage error. */
 async function withStore(flags: StoreFlags, err: NodeJS.WritableStream, fn: (store: PgKeyStore) => Promise<number>): Promise<number> {
+  // The store's modules (pg, PGlite) load with the command that needs them, not with every `utl`.
+  const [{ openSql }, { migrate }, { PgKeyStore }] = await Promise.all([import('../adapters/pg/sql.js'), import('../adapters/pg/migrations.js'), import('../adapters/pg/keys-store.js')]);
   let sql;
   try {
     sql = await openSql({ databaseUrl: flags.databaseUrl === '' ? undefined : flags.databaseUrl, dataDir: join(flags.data, 'pg') });

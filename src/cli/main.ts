@@ -10,8 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseBooksFile, type BookOverrides } from '../app/config.js';
 import { replayFiles, type ReplayOptions } from '../app/replay.js';
 import { DEFAULT_SERVICE_CONFIG } from '../app/service.js';
-import { DEFAULT_START, startService } from '../app/start.js';
-import { runDemo, type DemoFlags } from './demo.js';
+import type { DemoFlags } from './demo.js';
 import { COST_METHODS, type CostMethod } from '../domain/lots.js';
 import { formatTimestamp, parseTimestamp } from '../domain/time.js';
 import { ASSET_RE } from '../domain/instrument.js';
@@ -20,7 +19,9 @@ import { checkFiles } from '../app/check.js';
 import { DEFAULT_RECON, loadReconConfig } from '../app/recon-config.js';
 import { loadAlertConfig } from '../app/alert-config.js';
 import { addKeysCommand } from './keys.js';
-import { DEFAULT_WRITE_LIMIT } from '../app/start.js';
+// start.js and demo.js (fastify, PGlite, NATS) are imported by their commands only: every other
+// command, `utl replay` included, would pay half a second of start-up for them.
+import { DEFAULT_WRITE_LIMIT } from '../app/start-defaults.js';
 import { DEFAULT_SNAPSHOTS } from '../app/snapshots.js';
 
 export const EXIT_OK = 0;
@@ -130,6 +131,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(parseCount))
     .addOption(new Option('--log-level <level>', 'pino log level (the service\'s log, to stderr)').default('warn'))
     .action(async (flags: DemoFlags) => {
+      const { runDemo } = await import('./demo.js');
       code = await runDemo(flags, out, err);
     });
 
@@ -322,6 +324,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     err.write(`utl start: ${(e as Error).message}\n`);
     return EXIT_USAGE;
   }
+  const { DEFAULT_START, startService } = await import('../app/start.js');
   let running;
   try {
     running = await startService({
