@@ -49,23 +49,51 @@ export function withPositions(head: Readonly<Record<string, unknown>>, positions
   return maxBytes !== undefined && b.length > maxBytes ? undefined : Buffer.concat(b.pieces, b.length);
 }
 
+/** The positions' bytes of the body being written (reused: `positionsBody` is synchronous). */
+const scratch: Uint8Array[] = [];
+
 /**
- * The body in chunks of about 64 KiB, to be written one after the other (an HTTP answer): no
- * buffer of the whole body is allocated (for a large body that costs more than the copy itself:
- * fresh memory, page by page).
+ * The body in chunks of 64 KiB (the last one shorter), to be written one after the other (an
+ * HTTP answer): no buffer of the whole body is allocated (for a large body that costs more than
+ * the copy itself: fresh memory, page by page), and each position's kept bytes are copied
+ * straight into the chunk they fall in.
  */
 export function positionsBody(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): { length: number; chunks: Buffer[] } {
-  const b = pieces(head, positions);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  let size = 0;
-  for (let i = 0; i < b.pieces.length; i++) {
-    size += b.pieces[i]!.length;
-    if (size >= CHUNK || i === b.pieces.length - 1) {
-      chunks.push(Buffer.concat(b.pieces.slice(from, i + 1), size));
-      from = i + 1;
-      size = 0;
-    }
+  const h = JSON.stringify(head);
+  const open = encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`);
+  let length = open.length + CLOSE.length + Math.max(0, positions.length - 1);
+  scratch.length = positions.length;
+  for (let i = 0; i < positions.length; i++) {
+    const bytes = positionBytes(positions[i]!);
+    scratch[i] = bytes;
+    length += bytes.length;
   }
-  return { length: b.length, chunks };
+  const chunks: Buffer[] = [];
+  let chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK, length));
+  let at = 0;
+  let left = length;
+  const put = (bytes: Uint8Array): void => {
+    let from = 0;
+    while (from < bytes.length) {
+      if (at === chunk.length) {
+        chunks.push(chunk);
+        left -= chunk.length;
+        chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK, left));
+        at = 0;
+      }
+      const n = Math.min(bytes.length - from, chunk.length - at);
+      chunk.set(from === 0 && n === bytes.length ? bytes : bytes.subarray(from, from + n), at);
+      at += n;
+      from += n;
+    }
+  };
+  put(open);
+  for (let i = 0; i < scratch.length; i++) {
+    if (i > 0) put(COMMA);
+    put(scratch[i]!);
+  }
+  put(CLOSE);
+  chunks.push(chunk);
+  scratch.length = 0;
+  return { length, chunks };
 }
