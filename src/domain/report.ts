@@ -355,7 +355,12 @@ function* syncView(ledger: Ledger, s: BookState, key: number): Generator<void, B
   } else {
     const d = new Set<number>(view.derivatives);
     if (s.changes !== view.changes) {
-      for (const [asset, stamp] of s.stamps) if (stamp > view.changes) for (const i of view.byAsset.get(asset) ?? NO_INDICES) d.add(i);
+      const since = view.changes;
+      const byAsset = view.byAsset;
+      // forEach: no entry array per asset.
+      s.stamps.forEach((stamp, asset) => {
+        if (stamp > since) for (const i of byAsset.get(asset) ?? NO_INDICES) d.add(i);
+      });
     }
     for (const asset of marks.changedSince(view.marksClock)) for (const i of view.readers.get(asset) ?? NO_INDICES) d.add(i);
     dirty = d;
@@ -501,6 +506,15 @@ function same(a: Dec | undefined, b: Dec | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.u === b.u && a.s === b.s);
 }
 
+/** The assets a mark lookup read (reused: valuation is synchronous). */
+const TOUCHED = new Set<string>();
+
+function sameMembers(a: readonly string[], b: ReadonlySet<string>): boolean {
+  if (a.length !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
 function valuePosition(ledger: Ledger, s: BookState, p: Position, key: number, options: ReportOptions, cellsOf: readonly CellMap[]): Valued {
   const keep = options.lots !== true;
   const kept = keep ? valuations.get(p) : undefined;
@@ -511,9 +525,10 @@ function valuePosition(ledger: Ledger, s: BookState, p: Position, key: number, o
     if (fresh && (s.stamps.get(p.asset) ?? 0) <= kept.changes && marks.unchangedSince(kept.marksClock, kept.deps)) return kept.valued;
     const qty = p.lots.qty();
     const cost = p.lots.cost();
-    const touched = new Set<string>();
+    const touched = TOUCHED;
+    touched.clear();
     const mark = marks.rate(p.asset, key, touched);
-    const deps = [...touched];
+    const deps = kept !== undefined && 'deps' in kept && sameMembers(kept.deps, touched) ? kept.deps : [...touched];
     if (fresh && same(kept.qty, qty) && same(kept.cost, cost) && same(kept.mark, mark) && same(kept.realized, p.realized) && same(kept.fees, p.fees) && sameCells(kept.cells, cellsOf, p.asset)) {
       kept.changes = s.changes;
       kept.marksClock = marks.clock;
@@ -621,13 +636,24 @@ function totalPnl(convention: string, realized: Dec, unrealized: Dec, fees: Dec,
 
 /** The quantity per venue (summed over accounts, zeros left out, venues sorted) from `assetCells`' (venue, quantity) pairs. */
 function venueRecord(cells: readonly (string | Dec)[], only: string | undefined): Record<string, string> {
-  const byVenue = new Map<string, Dec>();
+  // A few venues: summed per venue in two small arrays, then in name order (no Map, no entries).
+  const venues: string[] = [];
+  const sums: Dec[] = [];
   for (let i = 0; i < cells.length; i += 2) {
     const venue = cells[i] as string;
-    byVenue.set(venue, (byVenue.get(venue) ?? Dec.ZERO).add(cells[i + 1] as Dec));
+    if (only !== undefined && venue !== only) continue;
+    const at = venues.indexOf(venue);
+    if (at < 0) {
+      venues.push(venue);
+      sums.push(cells[i + 1] as Dec);
+    } else sums[at] = sums[at]!.add(cells[i + 1] as Dec);
   }
+  const order = venues.length < 2 ? [0] : venues.map((_, i) => i).sort((a, b) => (venues[a]! < venues[b]! ? -1 : venues[a]! > venues[b]! ? 1 : 0));
   const out: Record<string, string> = {};
-  for (const [venue, q] of byKey(byVenue)) if (!q.isZero() && (only === undefined || only === venue)) out[venue] = q.toString();
+  for (const i of order) {
+    const q = sums[i];
+    if (q !== undefined && !q.isZero()) out[venues[i]!] = q.toString();
+  }
   return out;
 }
 
