@@ -24,7 +24,7 @@ import type { Key } from '../domain/marks.js';
 import { Ledger, type LedgerConfig, type SubmitResult } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
 import { bookUpdateSteps, buildPositions, buildReport, reportSteps, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
-import { marksSnapshotJson, restoreBook, restoreMarks, snapshotBalances, snapshotBookJson, snapshotMarks, type MarksSnapshot } from '../domain/snapshot.js';
+import { marksSnapshotJson, restoreBook, restoreMarks, snapshotBalances, snapshotBookJson, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection, type SerializedCheckpointBook } from '../adapters/pg/store.js';
@@ -566,7 +566,13 @@ export class Service {
    */
   async historyLedger(books: readonly string[], from: TsUs, until: TsUs): Promise<Ledger> {
     const l = this.newLedger(until);
-    restoreMarks(l.marks, snapshotMarks(this.ledger.marks));
+    // The marks up to `until` (a later one is never read), as they are: no text round trip.
+    for (const [asset, quote, points] of this.ledger.marks.series()) {
+      for (const p of points) {
+        if (p.ts > until) break; // points are in (ts, id) order
+        l.marks.add(asset, quote, p.ts, p.id, p.price);
+      }
+    }
     for (const i of this.ledger.instruments.entries()) l.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, i.multiplier);
     for (const book of books) {
       const base = await this.store.baseBefore(book, { ts: from, id: '' });
