@@ -14,6 +14,7 @@ import { pgSql } from '../adapters/pg/sql.js';
 import { PgStore } from '../adapters/pg/store.js';
 import type { LedgerEvent } from '../domain/events.js';
 import { InstrumentRegistry } from '../domain/instrument.js';
+import { snapshotMarks } from '../domain/snapshot.js';
 import { Service } from './service.js';
 import { startService, type Running } from './start.js';
 
@@ -196,6 +197,84 @@ describe('service recovery', () => {
       await db.drop();
     }
   });
+});
+
+describe('the marks journal', () => {
+  it('checkpoints write the marks added and removed since the one before; restarts from any of them book as utl replay', async () => {
+    const db = await freshDatabase();
+    const sql = pgSql(db.url);
+    const lines = generatedLines(3000, 23);
+    // A price cancelled between two checkpoints (its removal is in the journal), and one cancelled in the tail.
+    const prices = lines.filter((l) => l.includes('"type":"price"')).map((l) => /"id":"([^"]+)"/.exec(l)![1]!);
+    const cancel = (target: string, n: number): string => `{"type":"cancel","id":"cancel-${n}","ts":"2026-01-01T00:00:00Z","target":"${target}"}`;
+    const parts = [lines.slice(0, 1200), [...lines.slice(1200, 2400), cancel(prices[3]!, 1)], [...lines.slice(2400), cancel(prices[prices.length - 2]!, 2)]];
+    const config = serviceConfig({ checkpointEvery: 500 });
+    try {
+      const sent: string[] = [];
+      for (const part of parts) {
+        const s = new Service(new PgStore(sql, new InstrumentRegistry()), undefined, config, quiet);
+        await s.start();
+        // Batches of 170 against checkpoints every 500 events: each part ends with a tail after its last checkpoint.
+        for (let i = 0; i < part.length; i += 170) await s.submit(part.slice(i, i + 170), 'http');
+        sent.push(...part);
+        await s.flushCheckpoint();
+        // `s` is left as a crash would leave it (no clean stop, no last checkpoint): the next
+        // start restores the latest periodic checkpoint and books the tail after it.
+        const again = new Service(new PgStore(sql, new InstrumentRegistry()), undefined, config, quiet);
+        const r = await again.start();
+        expect(r.restoredSeq).toBeGreaterThan(0);
+        expect(r.tail).toBeGreaterThan(0);
+        expect(again.digest()).toBe((await offline(sent)).digest);
+        await again.stop();
+      }
+      const journal = await sql.query<{ n: string }>('SELECT count(*) AS n FROM utl_marks_journal');
+      expect(Number(journal.rows[0]!.n)).toBeGreaterThan(3);
+      const docs = await sql.query<{ ledger: string }>('SELECT ledger FROM utl_checkpoints');
+      for (const d of docs.rows) expect(JSON.parse(d.ledger)).not.toHaveProperty('marks');
+      const last = new Service(new PgStore(sql, new InstrumentRegistry()), undefined, config, quiet);
+      await last.start();
+      expect(last.digest()).toBe((await offline(sent)).digest);
+      await last.stop();
+    } finally {
+      await sql.close();
+      await db.drop();
+    }
+  }, 120_000);
+});
+
+describe('the marks journal, from a checkpoint written before it', () => {
+  it('a checkpoint holding every mark restores them, and the next one journals them all', async () => {
+    const db = await freshDatabase();
+    const sql = pgSql(db.url);
+    const lines = generatedLines(1500, 29);
+    const config = serviceConfig();
+    try {
+      const first = new Service(new PgStore(sql, new InstrumentRegistry()), undefined, config, quiet);
+      await first.start();
+      await first.submit(lines, 'http');
+      const marks = snapshotMarks(first.ledger.marks);
+      await first.stop();
+      // As an earlier version wrote it: every mark in the checkpoint's document, no journal.
+      const { rows } = await sql.query<{ seq: string; ledger: string }>('SELECT seq, ledger FROM utl_checkpoints ORDER BY seq DESC LIMIT 1');
+      await sql.query('UPDATE utl_checkpoints SET ledger = $2 WHERE seq = $1', [rows[0]!.seq, JSON.stringify({ marks, ...JSON.parse(rows[0]!.ledger) })]);
+      await sql.query('DELETE FROM utl_marks_journal');
+      const second = new Service(new PgStore(sql, new InstrumentRegistry()), undefined, config, quiet);
+      await second.start();
+      expect(second.digest()).toBe((await offline(lines)).digest);
+      const more = generatedLines(1600, 29).slice(lines.length);
+      await second.submit(more, 'http');
+      await second.stop();
+      // The old document goes; the journal alone now holds every mark.
+      await sql.query('DELETE FROM utl_checkpoints WHERE seq = $1', [rows[0]!.seq]);
+      const third = new Service(new PgStore(sql, new InstrumentRegistry()), undefined, config, quiet);
+      await third.start();
+      expect(third.digest()).toBe((await offline([...lines, ...more])).digest);
+      await third.stop();
+    } finally {
+      await sql.close();
+      await db.drop();
+    }
+  }, 120_000);
 });
 
 type Update = { book: string; seq: number; prevSeq: number; type: 'snapshot' | 'delta' | 'reset'; positions: Pos[]; removed?: Pos[] };

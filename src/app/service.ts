@@ -20,11 +20,11 @@ import { TextDecoder } from 'node:util';
 import type { BookSettings } from '../domain/book.js';
 import { describeIssues, type RejectCode } from '../domain/errors.js';
 import type { LedgerEvent, TsUs } from '../domain/events.js';
-import type { Key } from '../domain/marks.js';
+import type { JournalEntry, Key, Marks } from '../domain/marks.js';
 import { Ledger, type LedgerConfig, type SubmitResult } from '../domain/ledger.js';
 import { Dec } from '../domain/decimal.js';
 import { bookUpdateSteps, buildPositions, buildReport, reportSteps, stateDocument, unbookedEvents, type BookSummary, type PositionReport, type Report, type ReportOptions, type UnbookedReport } from '../domain/report.js';
-import { marksSnapshotJson, restoreBook, restoreMarks, snapshotBalances, snapshotBookJson, type MarksSnapshot } from '../domain/snapshot.js';
+import { restoreBook, restoreMarks, snapshotBalances, snapshotBookJson, type MarksSnapshot } from '../domain/snapshot.js';
 import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection, type SerializedCheckpointBook } from '../adapters/pg/store.js';
@@ -205,6 +205,11 @@ export class Service {
   private lastCheckpointAt = Date.now();
   private readonly checkpointDirty = new Set<string>();
   private checkpointing: Promise<void> | undefined;
+  /**
+   * The marks' journal entries taken by a checkpoint and not yet written (its write failed, or is
+   * in flight): the next checkpoint writes them first. See utl_marks_journal.
+   */
+  private unwrittenMarks: JournalEntry[] = [];
   private readonly lastPublished = new Map<string, number>();
   private readonly toPublish = new Set<string>();
   private publishTimer: NodeJS.Timeout | undefined;
@@ -266,13 +271,23 @@ export class Service {
     let seq = 0;
     if (cp !== undefined) {
       const doc = JSON.parse(cp.ledger) as CheckpointDoc;
-      restoreMarks(ledger.marks, doc.marks);
+      // A checkpoint from before the marks journal holds every mark; the journal's parts up to
+      // this checkpoint are the marks otherwise.
+      if (doc.marks !== undefined) restoreMarks(ledger.marks, doc.marks);
+      for (const body of await store.marksJournal(cp.seq)) applyMarksJournal(ledger.marks, JSON.parse(body) as SerializedJournal);
+      // The next checkpoint's journal starts from here (all of them, when they came whole).
+      this.unwrittenMarks = doc.marks === undefined ? [] : journalOf(ledger.marks);
+      ledger.marks.journal();
       for (const i of doc.instruments) ledger.instruments.register(i.symbol, i.venue === '*' ? undefined : i.venue, Dec.of(i.multiplier));
       for (const b of cp.books) ledger.restoreBook(b.book, b.last, b.consulted, restoreBook(b.state));
       this.maxTs = doc.maxTs;
       seq = cp.seq;
       store.horizon = seq;
       for (const e of await store.eventsById([...doc.reports, ...doc.pending])) await submitWithHistory(ledger, e, store);
+    }
+    if (cp === undefined) {
+      this.unwrittenMarks = [];
+      ledger.marks.journal();
     }
     let tail = 0;
     for (;;) {
@@ -776,7 +791,9 @@ export class Service {
     if (this.checkpointing !== undefined) return this.checkpointing; // the next one comes later
     const t0 = performance.now();
     const seq = this.stats.lastSeq;
-    const marks = this.ledger.marks.series().map(([asset, quote, points]) => [asset, quote, points.slice()] as const);
+    // The marks added or removed since the last checkpoint written (not every mark every time).
+    const journal = [...this.unwrittenMarks, ...this.ledger.marks.takeJournal()];
+    this.unwrittenMarks = journal;
     const rest: Omit<CheckpointDoc, 'marks'> = {
       instruments: this.ledger.instruments.entries().map((i) => ({ symbol: i.symbol, venue: i.venue, multiplier: i.multiplier.toString() })),
       pending: [...new Set([...this.ledger.pendingCorrections(), ...this.ledger.invalidCorrections().map((c) => c.id)])],
@@ -794,13 +811,17 @@ export class Service {
     const write = async (): Promise<void> => {
       const t1 = performance.now();
       // JSON.stringify(doc), CheckpointDoc's fields in order.
-      const ledger = `{"marks":${await joinSliced(marksSnapshotJson(marks))},${JSON.stringify(rest).slice(1)}`;
+      const ledger = JSON.stringify(rest);
+      const marksJournal = await joinSliced(journalJson(journal));
       const rows: SerializedCheckpointBook[] = [];
       for (const b of books) rows.push({ book: b.book, last: b.last, consulted: b.consulted, state: await joinSliced(snapshotBookJson(b.state)), balances: snapshotBalances(b.state) });
       const baseRows: { book: string; key: Key; state: string }[] = [];
       for (const b of bases) baseRows.push({ book: b.book, key: b.base.key, state: await joinSliced(snapshotBookJson(b.base.state)) });
       serializeMs = performance.now() - t1;
-      await Promise.all([this.store.saveCheckpointJson(seq, ledger, rows), this.store.saveBasesJson(baseRows)]);
+      await Promise.all([this.store.saveCheckpointJson(seq, ledger, rows, marksJournal), this.store.saveBasesJson(baseRows)]);
+      // Written: the next journal starts after these (what came meanwhile is in the marks' own).
+      // (A rebuild from the store meanwhile set its own: left as it is.)
+      if (this.unwrittenMarks === journal) this.unwrittenMarks = [];
       await this.store.pruneCheckpoints(2);
     };
     const done = write()
@@ -823,7 +844,7 @@ export class Service {
   }
 
   /** Waits for the checkpoint being written, if any. */
-  private async flushCheckpoint(): Promise<void> {
+  async flushCheckpoint(): Promise<void> {
     while (this.checkpointing !== undefined) await this.checkpointing;
   }
 
@@ -887,11 +908,41 @@ export class Service {
 }
 
 interface CheckpointDoc {
-  marks: MarksSnapshot;
+  /** Every mark: checkpoints written before the marks journal (utl_marks_journal) only. */
+  marks?: MarksSnapshot;
   instruments: { symbol: string; venue: string; multiplier: string }[];
   /** Corrections that wait for their target, or that target what they cannot correct (reported). */
   pending: string[];
   /** Venue-reported balances the ledger holds (the latest per venue, account and asset, and recent ones). */
   reports: string[];
   maxTs: TsUs;
+}
+
+/** A marks journal as stored: [asset, quote, ts, id, price text or null (removed)] per entry. */
+type SerializedJournal = [string, string, TsUs, string, string | null][];
+
+/** `JSON.stringify` of a journal, in pieces of up to 256 entries (for `joinSliced`). */
+function* journalJson(journal: readonly JournalEntry[]): Generator<string, void, undefined> {
+  yield '[';
+  for (let i = 0; i < journal.length; i += 256) {
+    const part = journal.slice(i, i + 256).map(([asset, quote, ts, id, price]) => [asset, quote, ts, id, price === null ? null : price.toString()]);
+    const text = JSON.stringify(part);
+    yield `${i === 0 ? '' : ','}${text.slice(1, -1)}`;
+  }
+  yield ']';
+}
+
+/** Applies a stored journal part to the marks, in order. */
+function applyMarksJournal(marks: Marks, part: SerializedJournal): void {
+  for (const [asset, quote, ts, id, price] of part) {
+    if (price === null) marks.remove(asset, quote, { ts, id });
+    else marks.add(asset, quote, ts, id, Dec.of(price));
+  }
+}
+
+/** Every mark as a journal of additions (a checkpoint after one from before the journal). */
+function journalOf(marks: Marks): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  for (const [asset, quote, points] of marks.series()) for (const p of points) out.push([asset, quote, p.ts, p.id, p.price]);
+  return out;
 }

@@ -17,6 +17,9 @@ export interface Key {
   readonly id: string;
 }
 
+/** A mark added (its price) or removed (null), in the marks' journal. */
+export type JournalEntry = readonly [asset: string, quote: string, ts: TsUs, id: string, price: Dec | null];
+
 interface Point {
   readonly ts: TsUs;
   readonly id: string;
@@ -74,6 +77,24 @@ export const END_TS: TsUs = Number.MAX_SAFE_INTEGER;
 export class Marks {
   /** Series by asset, then quote (nested: no pair strings to build on the hot path). */
   private readonly seriesByAsset = new Map<string, Map<string, Series>>();
+  /**
+   * Marks added (price set) and removed (price null) since the last `takeJournal`, in order,
+   * once `journal()` turned it on: what a checkpoint writes instead of every mark.
+   */
+  private journalEntries: JournalEntry[] | undefined;
+
+  /** Starts keeping the journal (empty). */
+  journal(): void {
+    this.journalEntries = [];
+  }
+
+  /** The journal since the last call, emptied. */
+  takeJournal(): JournalEntry[] {
+    const out = this.journalEntries ?? [];
+    if (this.journalEntries !== undefined) this.journalEntries = [];
+    return out;
+  }
+
   /** Changes so far (marks added or removed), and per asset the count at its last one: see `unchangedSince`. */
   private changes = 0;
   private readonly stamps = new Map<string, number>();
@@ -128,11 +149,15 @@ export class Marks {
     }
     s.insert({ ts, id, price });
     this.stamps.set(asset, ++this.changes);
+    this.journalEntries?.push([asset, quote, ts, id, price]);
   }
 
   remove(asset: string, quote: string, key: Key): boolean {
     const removed = this.seriesByAsset.get(asset)?.get(quote)?.remove(key) ?? false;
-    if (removed) this.stamps.set(asset, ++this.changes);
+    if (removed) {
+      this.stamps.set(asset, ++this.changes);
+      this.journalEntries?.push([asset, quote, key.ts, key.id, null]);
+    }
     return removed;
   }
 

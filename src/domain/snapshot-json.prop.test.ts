@@ -1,5 +1,5 @@
 /**
- * The checkpoint serializes a large book a piece at a time (snapshotBookJson, marksSnapshotJson):
+ * The checkpoint serializes a large book a piece at a time (snapshotBookJson):
  * the pieces joined are exactly JSON.stringify of the snapshot, and restore to the same state.
  */
 import fc from 'fast-check';
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { newLedger, parse, scenarioArb, shuffle } from '../../test/support/scenarios.js';
 import { COST_METHODS } from './lots.js';
 import { buildReport } from './report.js';
-import { marksSnapshotJson, restoreBook, snapshotBook, snapshotBookJson, snapshotMarks, type BookSnapshot } from './snapshot.js';
+import { restoreBook, snapshotBook, snapshotBookJson, type BookSnapshot } from './snapshot.js';
 
 describe('snapshots in pieces', () => {
   it('joined, the pieces are JSON.stringify of the snapshot, and restore the same book', () => {
@@ -23,7 +23,6 @@ describe('snapshots in pieces', () => {
           for (const m of l.marks.series()) for (const p of m[2]) back.marks.add(m[0], m[1], p.ts, p.id, p.price);
           expect(JSON.stringify(buildReport(back, { books: [b.book], lots: true, includeFlat: true }))).toBe(JSON.stringify(buildReport(l, { books: [b.book], lots: true, includeFlat: true })));
         }
-        expect([...marksSnapshotJson(l.marks.series())].join('')).toBe(JSON.stringify(snapshotMarks(l.marks)));
       }),
       { numRuns: 150 },
     );

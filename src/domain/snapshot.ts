@@ -161,16 +161,6 @@ export function snapshotMarks(m: Marks): MarksSnapshot {
   return m.series().map(([asset, quote, points]) => [asset, quote, points.map((p) => [p.ts, p.id, p.price.toString()] as [TsUs, string, string])]);
 }
 
-/**
- * `JSON.stringify(snapshotMarks(m))` in pieces, one per series, from `m.series()` with each
- * series' points copied (the series themselves grow as marks arrive).
- */
-export function* marksSnapshotJson(series: readonly (readonly [string, string, readonly { ts: TsUs; id: string; price: Dec }[]])[]): Generator<string, void, undefined> {
-  yield '[';
-  for (const [i, [asset, quote, points]] of series.entries()) yield `${i === 0 ? '' : ','}${JSON.stringify([asset, quote, points.map((p) => [p.ts, p.id, p.price.toString()])])}`;
-  yield ']';
-}
-
 export function restoreMarks(m: Marks, snap: MarksSnapshot): void {
   for (const [asset, quote, points] of snap) for (const [ts, id, price] of points) m.add(asset, quote, ts, id, d(price));
 }

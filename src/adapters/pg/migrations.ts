@@ -259,6 +259,21 @@ CREATE TABLE utl_day_snapshots (
 );
 `,
   },
+  {
+    version: 6,
+    name: 'marks journal: the marks each checkpoint added or removed, instead of every mark in every checkpoint',
+    sql: `
+-- Each checkpoint writes the marks added (and removed: a cancelled price) since the one before,
+-- in the same transaction (src/app/service.ts); a restart applies every part up to its checkpoint
+-- in order. Parts outlive the checkpoints (two kept): together they are the marks.
+CREATE TABLE utl_marks_journal (
+  seq   bigint NOT NULL,
+  part  int NOT NULL,
+  body  text NOT NULL,
+  PRIMARY KEY (seq, part)
+);
+`,
+  },
 ];
 
 /** Applies the migrations not yet applied, in order; returns the versions it applied. */

@@ -230,9 +230,13 @@ export class PgStore implements HistoryStore {
   }
 
   /** `saveCheckpoint` with the books' states serialized already (`snapshotBookJson`, and their `snapshotBalances`). */
-  async saveCheckpointJson(seq: number, ledger: string, rows: readonly SerializedCheckpointBook[]): Promise<void> {
+  async saveCheckpointJson(seq: number, ledger: string, rows: readonly SerializedCheckpointBook[], marksJournal?: string): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query('INSERT INTO utl_checkpoints (seq, ledger) VALUES ($1, $2) ON CONFLICT (seq) DO UPDATE SET ledger = EXCLUDED.ledger, taken_at = now()', [seq, ledger]);
+      if (marksJournal !== undefined) {
+        // A second checkpoint at the same seq adds a part after the first (never replaces it).
+        await tx.query('INSERT INTO utl_marks_journal (seq, part, body) SELECT $1, coalesce(max(part) + 1, 0), $2 FROM utl_marks_journal WHERE seq = $1', [seq, marksJournal]);
+      }
       // One statement per book, each state a parameter of its own: a state inside a text[] would
       // be escaped into an array literal (copies of megabytes for a large book, and PostgreSQL
       // parses them back).
@@ -294,6 +298,12 @@ export class PgStore implements HistoryStore {
         state: JSON.parse(r.state) as BookSnapshot,
       })),
     };
+  }
+
+  /** The marks journal's parts up to checkpoint `seq`, in order (each a JSON array: see Service.checkpoint). */
+  async marksJournal(seq: number): Promise<string[]> {
+    const { rows } = await this.sql.query<{ body: string }>('SELECT body FROM utl_marks_journal WHERE seq <= $1 ORDER BY seq, part', [seq]);
+    return rows.map((r) => r.body);
   }
 
   async saveBases(bases: readonly { book: string; base: BookBase }[]): Promise<void> {
