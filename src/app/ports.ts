@@ -38,6 +38,12 @@ export interface Delivery {
   nak(delayMs: number): void;
   /** Never redeliver (a poison message, already parked in PostgreSQL). */
   term(reason: string): void;
+  /**
+   * Sends the acknowledgement that what is settled so far allows now, instead of at the end of
+   * this turn of the event loop (a source that defers its acks to send fewer): with whatever else
+   * this run sent to the broker, in one write.
+   */
+  flushAcks?(): void;
 }
 
 /** Where inbound events come from: a durable consumer that survives restarts. */

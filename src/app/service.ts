@@ -210,6 +210,12 @@ export class Service {
    * in flight): the next checkpoint writes them first. See utl_marks_journal.
    */
   private unwrittenMarks: JournalEntry[] = [];
+  /**
+   * While a batch from the source is booked: its updates, sent to the sink together with the
+   * batch's acknowledgements once it is booked (one write to the broker, not one per update and
+   * one for the acks: each write wakes the broker).
+   */
+  private outbox: [BookUpdate, PositionIndex][] | undefined;
   private readonly lastPublished = new Map<string, number>();
   private readonly toPublish = new Set<string>();
   private publishTimer: NodeJS.Timeout | undefined;
@@ -452,12 +458,21 @@ export class Service {
     }
     this.observer?.committed((performance.now() - t0) / 1000, batch.length);
     const { booked } = await this.afterCommit(async () => {
-      await this.book(decoded.incoming, outcomes, decoded.tally);
+      this.outbox = [];
+      try {
+        await this.book(decoded.incoming, outcomes, decoded.tally);
+      } finally {
+        // The updates, then the acks, in one synchronous run: the broker client sends them in one write.
+        const out = this.outbox;
+        this.outbox = undefined;
+        for (const [update, index] of out) this.publishUpdate(update, index);
+      }
       for (const [i, d] of batch.entries()) {
         const slot = decoded.slots[i]!;
         if (slot.kind === 'rejected') d.term(`${slot.code}: ${slot.message}`.slice(0, 200));
         else d.ack();
       }
+      batch[batch.length - 1]?.flushAcks?.();
     });
     booked.catch((err: unknown) => this.log.error({ err: String(err) }, 'booking a batch failed'));
   }
@@ -721,7 +736,8 @@ export class Service {
       const seq = this.stats.lastSeq;
       const update: BookUpdate = { book, seq, prevSeq: prev?.seq ?? 0, at, summary: r?.summary, positions, ...diffPositions(prev?.index, index) };
       this.lastUpdate.set(book, { seq, index });
-      this.publishUpdate(update, index);
+      if (this.outbox !== undefined) this.outbox.push([update, index]);
+      else this.publishUpdate(update, index);
       this.onUpdate?.(update);
       this.updateCost.set(book, busy.ms + performance.now() - t0);
     }

@@ -412,6 +412,11 @@ class CumulativeAcks {
     if (!this.scheduled) this.schedule();
   }
 
+  /** The ack `settle` scheduled for the end of this turn, sent now. */
+  flushScheduled(): void {
+    if (this.scheduled) this.flush();
+  }
+
   close(): void {
     this.flush();
     this.closed = true;
@@ -550,6 +555,10 @@ class CumulativeDelivery implements Delivery {
   /** Parked in the store with the batch: settled like an ack (a +TERM would ack all below it). */
   term(): void {
     this.acks.settle(this);
+  }
+
+  flushAcks(): void {
+    this.acks.flushScheduled();
   }
 }
 
