@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { newLedger, parse, scenarioArb, shuffle } from '../../test/support/scenarios.js';
 import { COST_METHODS } from './lots.js';
-import { buildBookUpdate, buildPositions, buildReport, type ReportOptions } from './report.js';
+import { bookUpdateSteps, buildBookUpdate, buildPositions, buildReport, REPORT_STEP, runSteps, type ReportOptions } from './report.js';
 
 const OPTIONS: ReportOptions[] = [{}, { includeFlat: true }, { books: ['b1'] }, { lots: true }, { books: ['b2'], includeFlat: true }];
 
@@ -33,6 +33,16 @@ describe('report: valuations kept between reports', () => {
             if (!reportAfter[i % reportAfter.length] && i !== arrival.length - 1) return;
             const fresh = newLedger(config);
             for (const x of arrival.slice(0, i + 1)) fresh.submit(parse(fresh, x));
+            // A sliced update started and paused mid-way (the service answers GETs between its
+            // slices): the reports below overtake it, and it still ends as the fresh ledger's.
+            const paused = live.bookNames().map((book) => {
+              const steps = bookUpdateSteps(live, book);
+              for (let k = 0; k < i % 3; k++) {
+                const r = steps.next();
+                if (r.done === true) return { book, finish: () => r.value };
+              }
+              return { book, finish: () => runSteps(steps) };
+            });
             for (const o of OPTIONS) {
               const expected = buildReport(fresh, o);
               expect(JSON.stringify(buildReport(live, o))).toBe(JSON.stringify(expected));
@@ -43,11 +53,37 @@ describe('report: valuations kept between reports', () => {
               const update = buildBookUpdate(live, book);
               expect(JSON.stringify(update)).toBe(JSON.stringify({ summary: all.books.find((b) => b.book === book), positions: all.positions.filter((p) => p.book === book) }));
             }
+            for (const { book, finish } of paused) {
+              expect(JSON.stringify(finish())).toBe(JSON.stringify({ summary: all.books.find((b) => b.book === book), positions: all.positions.filter((p) => p.book === book) }));
+            }
           });
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('a report that overtakes a sliced update paused mid-way values what that update had left, and the update ends right', () => {
+    // More positions than REPORT_STEP, all changed: the update's sync pauses with positions still to value.
+    const n = REPORT_STEP * 2 + 10;
+    const asset = (i: number): string => `X${String(i).padStart(4, '0')}`;
+    const wires: Record<string, unknown>[] = [];
+    for (let i = 0; i < n; i++) wires.push({ type: 'price', id: `p${i}`, ts: '2026-01-01T00:00:00Z', asset: asset(i), quote: 'USD', price: '10' });
+    for (let i = 0; i < n; i++) wires.push({ type: 'trade', id: `a${i}`, ts: '2026-01-01T00:00:01Z', book: 'b1', venue: 'v1', instrument: `${asset(i)}/USD`, side: 'buy', qty: '2', price: '10' });
+    const later: Record<string, unknown>[] = [];
+    for (let i = 0; i < n; i++) later.push({ type: 'trade', id: `b${i}`, ts: '2026-01-01T00:00:02Z', book: 'b1', venue: 'v1', instrument: `${asset(i)}/USD`, side: 'sell', qty: '1', price: String(11 + (i % 7)) });
+    const live = newLedger({});
+    for (const w of wires) live.submit(parse(live, w));
+    buildPositions(live); // the view holds every position
+    for (const w of later) live.submit(parse(live, w));
+    const fresh = newLedger({});
+    for (const w of [...wires, ...later]) fresh.submit(parse(fresh, w));
+    const expected = buildReport(fresh);
+
+    const steps = bookUpdateSteps(live, 'b1');
+    expect(steps.next().done).toBe(false); // paused after REPORT_STEP positions valued again
+    expect(JSON.stringify(buildPositions(live).positions)).toBe(JSON.stringify(expected.positions));
+    expect(JSON.stringify(runSteps(steps))).toBe(JSON.stringify({ summary: expected.books[0], positions: expected.positions }));
   });
 
   it('an unchanged position is the same report object from one report to the next', () => {

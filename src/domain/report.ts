@@ -242,7 +242,7 @@ function valueBook(ledger: Ledger, s: BookState, key: number, options: ReportOpt
 }
 
 /** `valueBook` in steps of REPORT_STEP positions (valued again) or REPORT_STEP × 16 (told `each`). */
-function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: ReportOptions, positions: PositionReport[], each?: (v: Valued) => void): Generator<void, void> {
+function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: ReportOptions, positions: PositionReport[], each?: (v: Valued) => void): Generator<void, BookView | undefined> {
   if (options.lots === true) {
     // With lots: nothing is kept (the lots are not among a valuation's inputs).
     const cells = cellMaps(s);
@@ -253,7 +253,7 @@ function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: Rep
       each?.(v);
       if (options.includeFlat === true || !isEmpty(v)) positions.push(v.report);
     }
-    return;
+    return undefined;
   }
   const view = yield* syncView(ledger, s, key);
   const step = REPORT_STEP * 16;
@@ -263,6 +263,7 @@ function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: Rep
     each?.(v);
     if (options.includeFlat === true || !view.empty[i]!) positions.push(v.report);
   }
+  return view;
 }
 
 /**
@@ -275,6 +276,12 @@ function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: Rep
  * kept the same way (a change subtracts the old valuation's figures and adds the new one's).
  */
 class BookView {
+  /**
+   * Indices to value again. Shared by the syncs in progress: a report sliced over several turns
+   * can be overtaken by another (a GET between the slices of an update), which then values
+   * what is left before it answers; each index is valued, then taken out.
+   */
+  readonly pending = new Set<number>();
   sorted: [string, Position][] = [];
   valued: Valued[] = [];
   empty: boolean[] = [];
@@ -295,6 +302,34 @@ class BookView {
   unpriced = 0;
 
   constructor(readonly key: number) {}
+
+  /** Empty, for `s` as it is now: every position to value (a sync in progress goes on with these). */
+  reset(s: BookState): void {
+    this.sorted = byKey(s.positions);
+    const n = this.sorted.length;
+    this.valued = new Array<Valued>(n);
+    this.empty = new Array<boolean>(n);
+    this.deps = new Array<readonly string[]>(n);
+    this.byAsset.clear();
+    this.derivatives = [];
+    this.readers.clear();
+    this.settings = s.settings;
+    this.realized = Dec.ZERO;
+    this.fees = Dec.ZERO;
+    this.funding = Dec.ZERO;
+    this.unrealized = Dec.ZERO;
+    this.unpriced = 0;
+    this.pending.clear();
+    for (const [i, [, p]] of this.sorted.entries()) {
+      this.pending.add(i);
+      if (p.kind !== 'spot') this.derivatives.push(i);
+      else {
+        const at = this.byAsset.get(p.asset);
+        if (at === undefined) this.byAsset.set(p.asset, [i]);
+        else at.push(i);
+      }
+    }
+  }
 
   add(v: Valued, sign: 1 | -1): void {
     const f = sign === 1 ? (a: Dec, b: Dec): Dec => a.add(b) : (a: Dec, b: Dec): Dec => a.sub(b);
@@ -332,58 +367,45 @@ function* syncView(ledger: Ledger, s: BookState, key: number): Generator<void, B
     view = new BookView(key);
     views.set(s, view);
   }
-  let dirty: Iterable<number>;
   // Positions are only ever added to a book's map (BookState.spot, .derivative), never replaced
   // or removed: the same size is the same positions.
   if (view.changes < 0 || view.settings !== s.settings || view.sorted.length !== s.positions.size) {
-    view = new BookView(key);
-    views.set(s, view);
-    view.sorted = byKey(s.positions);
-    view.valued = new Array<Valued>(view.sorted.length);
-    view.empty = new Array<boolean>(view.sorted.length);
-    view.deps = new Array<readonly string[]>(view.sorted.length);
-    view.settings = s.settings;
-    for (const [i, [, p]] of view.sorted.entries()) {
-      if (p.kind !== 'spot') view.derivatives.push(i);
-      else {
-        const at = view.byAsset.get(p.asset);
-        if (at === undefined) view.byAsset.set(p.asset, [i]);
-        else at.push(i);
-      }
-    }
-    dirty = view.sorted.keys();
+    view.reset(s);
   } else {
-    const d = new Set<number>(view.derivatives);
+    const pending = view.pending;
+    for (const i of view.derivatives) pending.add(i);
     if (s.changes !== view.changes) {
       const since = view.changes;
       const byAsset = view.byAsset;
       // forEach: no entry array per asset.
       s.stamps.forEach((stamp, asset) => {
-        if (stamp > since) for (const i of byAsset.get(asset) ?? NO_INDICES) d.add(i);
+        if (stamp > since) for (const i of byAsset.get(asset) ?? NO_INDICES) pending.add(i);
       });
     }
-    for (const asset of marks.changedSince(view.marksClock)) for (const i of view.readers.get(asset) ?? NO_INDICES) d.add(i);
-    dirty = d;
+    for (const asset of marks.changedSince(view.marksClock)) for (const i of view.readers.get(asset) ?? NO_INDICES) pending.add(i);
   }
   // What changes from here on is after these counts: the next sync sees it.
   view.changes = s.changes;
   view.marksClock = marks.clock;
   const cells = cellMaps(s);
   let n = 0;
-  for (const i of dirty) {
-    if (++n % REPORT_STEP === 0) yield;
+  for (const i of view.pending) {
     const p = view.sorted[i]![1];
     const v = valuePosition(ledger, s, p, key, {}, cells);
     const had = view.valued[i];
-    if (had === v) continue;
-    if (had !== undefined) view.add(had, -1);
-    view.add(v, 1);
-    view.valued[i] = v;
-    view.empty[i] = isEmpty(v);
-    if (p.kind === 'spot') {
-      const kept = valuations.get(p);
-      view.setDeps(i, kept !== undefined && 'deps' in kept ? kept.deps : [p.asset]);
+    if (had !== v) {
+      if (had !== undefined) view.add(had, -1);
+      view.add(v, 1);
+      view.valued[i] = v;
+      view.empty[i] = isEmpty(v);
+      if (p.kind === 'spot') {
+        const kept = valuations.get(p);
+        view.setDeps(i, kept !== undefined && 'deps' in kept ? kept.deps : [p.asset]);
+      }
     }
+    // Valued, then taken out, then a pause: a sync that runs in the pause never skips an index.
+    view.pending.delete(i);
+    if (++n % REPORT_STEP === 0) yield;
   }
   return view;
 }
@@ -458,8 +480,7 @@ export function* bookUpdateSteps(ledger: Ledger, book: string): Generator<void, 
   const s = ledger.bookState(book);
   if (s === undefined) return undefined;
   const positions: PositionReport[] = [];
-  yield* valueBookSteps(ledger, s, ledger.config.until ?? END_TS, {}, positions);
-  const view = views.get(s)!;
+  const view = (yield* valueBookSteps(ledger, s, ledger.config.until ?? END_TS, {}, positions))!;
   const unpriced: string[] = [];
   if (view.unpriced > 0) for (const v of view.valued) if (v.unrealized === undefined) unpriced.push(v.report.asset);
   return { summary: bookSummary(s, view.realized, view.fees, view.funding, view.unpriced > 0 ? undefined : view.unrealized, unpriced), positions };
