@@ -94,6 +94,8 @@ class BookLine {
   readonly consulted = new Set<string>();
   /** Key of the last event booked, for detecting late events without a timeline. */
   last: Key | undefined;
+  /** True while the ledger's `changed` holds this book (no set insertion per event booked). */
+  inChanged = false;
 
   constructor(
     readonly book: string,
@@ -264,7 +266,10 @@ export class Ledger {
 
   private bookNext(l: BookLine, e: BookEvent): SubmitResult {
     const out = bookEvent(l.state, e, this.ctx, l.consulted);
-    this.changed.add(l.book);
+    if (!l.inChanged) {
+      this.changed.add(l.book);
+      l.inChanged = true;
+    }
     l.last = e;
     if (this.config.retain && l.timeline.length - (l.snapshots.at(-1)?.index ?? 0) >= this.snapshotInterval(l)) {
       l.snapshots.push({ index: l.timeline.length, state: l.state.clone() });
@@ -386,6 +391,10 @@ export class Ledger {
   takeChanged(): string[] {
     const out = [...this.changed];
     this.changed = new Set();
+    for (const book of out) {
+      const l = this.lines.get(book);
+      if (l !== undefined) l.inChanged = false;
+    }
     return out;
   }
 
