@@ -28,7 +28,9 @@
  * of those over --runs (default 3) and the quantiles of all runs' samples pooled (p99.9 of ~300
  * samples is their maximum); requests, body bytes, the fills booked per second during the window
  * (the ingest achieved; /metrics before and after), the publisher's rate, how long after the last
- * publish everything was booked, the service's CPU and the whole machine's (cores).
+ * publish everything was booked, the service's CPU and the whole machine's (cores), and over the
+ * client's window the service's event-loop delay (p99, max) and its collector's pauses (time,
+ * count, how many over 10 and 100 ms), from its /metrics (prom-client's default metrics).
  *
  *   npm run build && node dist/bench/api.js [--positions 5000] [--lots 3] [--venues 3] [--rate 5000]
  *     [--seconds 30] [--rps 10] [--floor-seconds 10] [--marks-every 10] [--runs 3]
@@ -109,6 +111,11 @@ export interface ApiRun {
    * session's benchmark is not a measure of UTL).
    */
   machineCores: number;
+  /**
+   * The service over the window (prom-client's default metrics): its event loop's delay, p99 and
+   * max (ms), and its collector: ms spent, pauses, and pauses over 10 and over 100 ms.
+   */
+  service: { loopP99Ms: number; loopMaxMs: number; gcMs: number; gcPauses: number; gcOver10ms: number; gcOver100ms: number };
   seedEvents: number;
   seedMs: number;
   positions: number;
@@ -185,13 +192,44 @@ function seedLines(a: ApiArgs, prices: Prices, clock: Clock): string[] {
   return lines;
 }
 
-/** The service's counters, from GET /metrics (cheap: no report is built). */
-async function counts(base: string): Promise<{ trades: number; events: number; refused: number }> {
+/** The service's collector, from its /metrics (prom-client's default metrics): cumulative over the process. */
+interface GcCounts {
+  /** Seconds spent in collections, their number, and how many took over 10 ms and over 100 ms. */
+  seconds: number;
+  pauses: number;
+  over10ms: number;
+  over100ms: number;
+}
+
+/**
+ * The service's counters, from GET /metrics (cheap: no report is built), with its event loop's
+ * delay since the previous scrape (prom-client resets that histogram at each one) and its
+ * collector's totals.
+ */
+async function counts(base: string): Promise<{ trades: number; events: number; refused: number; loopP99Ms: number; loopMaxMs: number; gc: GcCounts }> {
   const text = await (await fetch(`${base}/metrics`)).text();
   let trades = 0;
   let events = 0;
   let refused = 0;
+  let loopP99Ms = Number.NaN;
+  let loopMaxMs = Number.NaN;
+  const gc: GcCounts = { seconds: 0, pauses: 0, over10ms: 0, over100ms: 0 };
   for (const line of text.split('\n')) {
+    const lag = /^utl_nodejs_eventloop_lag_(p99|max)_seconds \S+$/.exec(line) === null ? undefined : Number(line.split(' ')[1]) * 1000;
+    if (lag !== undefined) {
+      if (line.includes('_p99_')) loopP99Ms = lag;
+      else loopMaxMs = lag;
+      continue;
+    }
+    const g = /^utl_nodejs_gc_duration_seconds_(sum|count|bucket)\{([^}]*)\} (\S+)$/.exec(line);
+    if (g !== null) {
+      const v = Number(g[3]);
+      if (g[1] === 'sum') gc.seconds += v;
+      else if (g[1] === 'count') gc.pauses += v;
+      else if (g[2]!.includes('le="0.01"')) gc.over10ms -= v; // the count at or under 10 ms; the total is added below
+      else if (g[2]!.includes('le="0.1"')) gc.over100ms -= v;
+      continue;
+    }
     const m = /^(utl_events_(booked|unbooked|rejected)_total)\{([^}]*)\} (\S+)$/.exec(line);
     if (m === null) continue;
     const v = Number(m[4]);
@@ -200,7 +238,9 @@ async function counts(base: string): Promise<{ trades: number; events: number; r
       if (m[3]!.includes('type="trade"')) trades += v;
     } else refused += v;
   }
-  return { trades, events, refused };
+  gc.over10ms += gc.pauses;
+  gc.over100ms += gc.pauses;
+  return { trades, events, refused, loopP99Ms, loopMaxMs, gc };
 }
 
 /** CPU seconds of a process so far (user + system), from /proc. */
@@ -364,6 +404,14 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<{ re
       drainMs,
       serviceCores: (cpu1 - cpu0) / window,
       machineCores: (busy1 - busy0) / window,
+      service: {
+        loopP99Ms: c1.loopP99Ms,
+        loopMaxMs: c1.loopMaxMs,
+        gcMs: (c1.gc.seconds - c0.gc.seconds) * 1000,
+        gcPauses: c1.gc.pauses - c0.gc.pauses,
+        gcOver10ms: c1.gc.over10ms - c0.gc.over10ms,
+        gcOver100ms: c1.gc.over100ms - c0.gc.over100ms,
+      },
       seedEvents: seed.lines.length,
       seedMs,
       positions: first.positions.length,
@@ -371,7 +419,8 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<{ re
     process.stderr.write(
       `run ${run}: under ${a.rate} fills/s: p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, p99.9 ${load.p999.toFixed(1)} ms, max ${load.max.toFixed(1)} ms ` +
         `(${load.requests} requests, ${load.errors} errors, ${load.bodyBytes} B); booked ${Math.round(r.ingestFillsPerSec)} fills/s (published ${Math.round(publishedPerSec)}/s), ` +
-        `drained ${Math.round(drainMs)} ms after the last publish; service ${r.serviceCores.toFixed(2)} cores, machine ${r.machineCores.toFixed(2)} of ${cpus().length}\n`,
+        `drained ${Math.round(drainMs)} ms after the last publish; service ${r.serviceCores.toFixed(2)} cores, machine ${r.machineCores.toFixed(2)} of ${cpus().length}; ` +
+        `service event loop delay p99 ${r.service.loopP99Ms.toFixed(1)} ms, max ${r.service.loopMaxMs.toFixed(1)} ms; GC ${Math.round(r.service.gcMs)} ms in ${r.service.gcPauses} pauses (${r.service.gcOver10ms} over 10 ms, ${r.service.gcOver100ms} over 100 ms)\n`,
     );
     return { result: r, samples: { floor: floorSamples.lat, load: loadSamples.lat } };
   } finally {
