@@ -30,12 +30,13 @@ interface Point {
 class Series {
   readonly points: Point[] = [];
 
-  insert(p: Point): void {
+  /** Inserts `p` in key order; false (nothing changed) when a point with its key is held. */
+  insert(p: Point): boolean {
     const pts = this.points;
     const last = pts[pts.length - 1];
     if (last === undefined || compareEvents(last, p) < 0) {
       pts.push(p);
-      return;
+      return true;
     }
     let lo = 0;
     let hi = pts.length;
@@ -44,7 +45,12 @@ class Series {
       if (compareEvents(pts[mid]!, p) <= 0) lo = mid + 1;
       else hi = mid;
     }
+    // A point already held under the same key (ts, id) stays the only one: a mark is one event,
+    // and a restart may see it twice (the marks journal and the log's tail), never two points.
+    const before = pts[lo - 1];
+    if (before !== undefined && before.ts === p.ts && before.id === p.id) return false;
     pts.splice(lo, 0, p);
+    return true;
   }
 
   remove(key: Key): boolean {
@@ -147,7 +153,7 @@ export class Marks {
       s = new Series();
       byQuote.set(quote, s);
     }
-    s.insert({ ts, id, price });
+    if (!s.insert({ ts, id, price })) return;
     this.stamps.set(asset, ++this.changes);
     this.journalEntries?.push([asset, quote, ts, id, price]);
   }
