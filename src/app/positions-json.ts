@@ -26,10 +26,15 @@ export function positionBytes(p: PositionReport): Uint8Array {
   return bytes;
 }
 
+/** `JSON.stringify(head)` opened for the positions: `{…,"positions":[`. */
+function openBytes(head: Readonly<Record<string, unknown>>): Uint8Array {
+  const h = JSON.stringify(head);
+  return encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`);
+}
+
 /** The body's pieces in order (the positions' kept bytes among them), and its length. */
 function pieces(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): { pieces: Uint8Array[]; length: number } {
-  const h = JSON.stringify(head);
-  const out: Uint8Array[] = [encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`)];
+  const out: Uint8Array[] = [openBytes(head)];
   let length = out[0]!.length + CLOSE.length;
   for (const [i, p] of positions.entries()) {
     const bytes = positionBytes(p);
@@ -59,8 +64,7 @@ const scratch: Uint8Array[] = [];
  * straight into the chunk they fall in.
  */
 export function positionsBody(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): { length: number; chunks: Buffer[] } {
-  const h = JSON.stringify(head);
-  const open = encoder.encode(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"positions":[`);
+  const open = openBytes(head);
   let length = open.length + CLOSE.length + Math.max(0, positions.length - 1);
   scratch.length = positions.length;
   for (let i = 0; i < positions.length; i++) {

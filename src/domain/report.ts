@@ -332,12 +332,11 @@ class BookView {
   }
 
   add(v: Valued, sign: 1 | -1): void {
-    const f = sign === 1 ? (a: Dec, b: Dec): Dec => a.add(b) : (a: Dec, b: Dec): Dec => a.sub(b);
-    this.realized = f(this.realized, v.realized);
-    this.fees = f(this.fees, v.fees);
-    this.funding = f(this.funding, v.funding);
+    this.realized = plus(this.realized, v.realized, sign);
+    this.fees = plus(this.fees, v.fees, sign);
+    this.funding = plus(this.funding, v.funding, sign);
     if (v.unrealized === undefined) this.unpriced += sign;
-    else this.unrealized = f(this.unrealized, v.unrealized);
+    else this.unrealized = plus(this.unrealized, v.unrealized, sign);
   }
 
   setDeps(i: number, deps: readonly string[]): void {
@@ -354,6 +353,11 @@ class BookView {
       r.add(i);
     }
   }
+}
+
+/** a + b, or a − b. */
+function plus(a: Dec, b: Dec, sign: 1 | -1): Dec {
+  return sign === 1 ? a.add(b) : a.sub(b);
 }
 
 const views = new WeakMap<BookState, BookView>();
