@@ -191,6 +191,15 @@ interface Decoded {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The bytes a text was decoded from (`utf8`), when they are exactly its UTF-8: not a string
+ * (nothing to reuse), nor bytes that open with a byte order mark (the decoder drops it).
+ */
+function exactBytes(raw: Uint8Array | string): Uint8Array | undefined {
+  if (typeof raw === 'string' || (raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf)) return undefined;
+  return raw;
+}
+
 export class Service {
   ledger!: Ledger;
   readonly stats: ServiceStats = { booked: 0, unbooked: 0, duplicates: 0, rejected: 0, batches: 0, historyLoads: 0, lastSeq: 0, checkpoints: 0, commitErrors: 0 };
@@ -540,7 +549,7 @@ export class Service {
         const trade = decodeTradeLine(input.text, instruments);
         if (trade !== undefined) {
           slots.push({ kind: 'event', at: incoming.length });
-          incoming.push({ event: trade, payload: input.text, source, ref: ref(i) });
+          incoming.push({ event: trade, payload: input.text, source, ref: ref(i), bytes: exactBytes(input.raw) });
           return;
         }
         try {
@@ -562,7 +571,8 @@ export class Service {
       // Terms count from here for the rest of the batch (validation of later derivative events).
       if (v.event.type === 'instrument') instruments.register(v.event.symbol, v.event.venue, v.event.multiplier);
       slots.push({ kind: 'event', at: incoming.length });
-      incoming.push({ event: v.event, payload: input.text ?? JSON.stringify(value), source, ref: ref(i) });
+      const text = input.text;
+      incoming.push({ event: v.event, payload: text ?? JSON.stringify(value), source, ref: ref(i), bytes: text === undefined ? undefined : exactBytes(input.raw) });
     });
     return { incoming, rejected, slots, tally };
   }

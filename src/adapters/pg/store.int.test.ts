@@ -63,6 +63,29 @@ describe.each(bothStores())('store on $name', (factory) => {
     expect(Number(parts.rows[0]!.n)).toBe(2); // January and February
   });
 
+  it('stores each payload byte for byte, from its text or from the bytes it came as, in either kind of batch', async () => {
+    const texts = [
+      JSON.stringify(trade('p1', '2026-04-01T00:00:00Z', { meta: { note: 'caf\u00e9 \u6771\u4eac \u{1F680}' } })),
+      // A JSON text may hold newlines and tabs between its tokens, and escapes in its strings.
+      `{\n\t"type": "trade", "id": "p2", "ts": "2026-04-01T00:00:01Z", "book": "b1", "venue": "v1",\r\n "instrument": "BTC/USD", "side": "buy", "qty": "1", "price": "100", "meta": {"note": "a\\"b\\\\c\\u001e\\n"}}`,
+      JSON.stringify(trade('p3', '2026-04-01T00:00:02Z')),
+    ];
+    const inputs = (ids: string[], asBytes: boolean): Incoming[] =>
+      texts.map((t, i) => {
+        const w = JSON.parse(t) as Wire;
+        const x = incoming({ ...w, id: ids[i]! });
+        const payload = t.replace(`"${w.id as string}"`, `"${ids[i]}"`);
+        return { ...x, payload, ...(asBytes ? { bytes: new TextEncoder().encode(payload) } : {}) };
+      });
+    const fast = inputs(['p1', 'p2', 'p3'], true);
+    const inTx = inputs(['q1', 'q2', 'q3'], false);
+    await store.commit({ events: fast, rejected: [] });
+    // A venue balance takes the batch through the transaction.
+    await store.commit({ events: [...inTx, incoming({ type: 'balance', id: 'bal-p', ts: '2026-04-01T00:00:03Z', venue: 'v1', asset: 'BTC', total: '1' })], rejected: [] });
+    const { rows } = await opened.sql.query<{ id: string; payload: string }>("SELECT id, payload FROM utl_events WHERE id ~ '^[pq][123]$' ORDER BY seq");
+    expect(rows).toEqual([...fast, ...inTx].map((x) => ({ id: x.event.id, payload: x.payload })));
+  });
+
   it('a rolled-back batch leaves nothing (the consumer position included)', async () => {
     const before = await store.counts();
     await expect(

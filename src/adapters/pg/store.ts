@@ -28,6 +28,11 @@ export interface Incoming {
   readonly event: LedgerEvent;
   /** The event as canonical JSON text (what `decodeStored` reads back). */
   readonly payload: string;
+  /**
+   * `payload` as UTF-8, when the source handed over exactly those bytes (a broker message): they
+   * are sent to PostgreSQL as they are, with no string to encode again.
+   */
+  readonly bytes?: Uint8Array | undefined;
   /** Where it came from: `nats`, `http`, `file`… */
   readonly source: string;
   /** Where in the source: a subject and stream sequence, an HTTP request and index… */
@@ -430,9 +435,15 @@ function bookOf(e: LedgerEvent): string | null {
   return null;
 }
 
-/** Columns as JSON arrays: V8 and PostgreSQL both read and write JSON natively, where a text[]
- * parameter is escaped element by element in JavaScript (and payloads are full of quotes). */
-function eventParams(unique: readonly Incoming[]): (string | number)[] {
+/**
+ * Columns as JSON arrays: V8 and PostgreSQL both read and write JSON natively, where a text[]
+ * parameter is escaped element by element in JavaScript. The payloads, the bulk of a batch, go
+ * as one bytea instead: their UTF-8 bytes one after the other, each followed by PAYLOAD_END
+ * (0x1E, a control character, which a JSON text cannot hold raw: JSON.parse and the trade-line
+ * decoder both refuse it), split again by PostgreSQL. No quote is escaped here nor unescaped
+ * there, and a broker message's bytes are copied as they came.
+ */
+function eventParams(unique: readonly Incoming[]): (string | number | Buffer)[] {
   const col = (f: (x: Incoming) => string | null): string => JSON.stringify(unique.map(f));
   return [
     unique.length,
@@ -443,8 +454,31 @@ function eventParams(unique: readonly Incoming[]): (string | number)[] {
     col((x) => bookOf(x.event)),
     col((x) => (x.event.type === 'cancel' || x.event.type === 'amend' ? x.event.target : null)),
     col((x) => x.source),
-    col((x) => x.payload),
+    payloadsParam(unique),
   ];
+}
+
+/** The byte that ends each payload in `payloadsParam`. */
+export const PAYLOAD_END = 0x1e;
+
+/** The payloads as one buffer: each one's UTF-8 bytes followed by PAYLOAD_END. */
+export function payloadsParam(unique: readonly Pick<Incoming, 'payload' | 'bytes'>[]): Buffer {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (const x of unique) {
+    const bytes = x.bytes ?? Buffer.from(x.payload, 'utf8');
+    parts.push(bytes);
+    length += bytes.length + 1;
+  }
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const bytes of parts) {
+    if (bytes.indexOf(PAYLOAD_END) >= 0) throw new Error('a payload holds the byte 0x1E: it is not a JSON text');
+    out.set(bytes, at);
+    at += bytes.length;
+    out[at++] = PAYLOAD_END;
+  }
+  return out;
 }
 
 function rejectedParams(rows: readonly Rejection[]): string[] {
@@ -467,7 +501,8 @@ input AS (
   SELECT t.id, t.ts::timestamptz AS ts, t.ts_us::bigint AS ts_us, t.type, t.book, t.target, t.source, t.payload, t.ord
   FROM ROWS FROM (
     json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json),
-    json_array_elements_text($6::json), json_array_elements_text($7::json), json_array_elements_text($8::json), json_array_elements_text($9::json)
+    json_array_elements_text($6::json), json_array_elements_text($7::json), json_array_elements_text($8::json),
+    string_to_table(rtrim(convert_from($9::bytea, 'UTF8'), E'\\x1e'), E'\\x1e')
   ) WITH ORDINALITY AS t(id, ts, ts_us, type, book, target, source, payload, ord)
 ),
 keys AS (
