@@ -25,7 +25,7 @@ describe('payloadsParam', () => {
   });
 
   it('refuses a payload that holds the terminator (no JSON text can)', () => {
-    expect(() => JSON.parse('"a\u001eb"')).toThrow();
+    expect(() => JSON.parse('"a\u001eb"') as unknown).toThrow();
     expect(() => payloadsParam([{ payload: 'a\u001eb' }])).toThrow(/0x1E/);
     expect(() => payloadsParam([{ payload: 'x', bytes: new Uint8Array([0x7b, PAYLOAD_END, 0x7d]) }])).toThrow(/0x1E/);
   });
