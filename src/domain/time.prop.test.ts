@@ -46,6 +46,19 @@ describe('timestamps', () => {
     );
   });
 
+  it('formats as Date does to the millisecond, with microseconds only when needed, whatever day was formatted before', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(instant, instant.map((us) => us - (us % 1000)), instant.map((us) => us - (us % 1_000_000))), { minLength: 1, maxLength: 20 }), (xs) => {
+        for (const us of xs) {
+          const iso = new Date(Math.floor(us / 1000)).toISOString();
+          const expected = us % 1_000_000 === 0 ? `${iso.slice(0, 19)}Z` : us % 1000 === 0 ? iso : `${iso.slice(0, 23)}${String(us % 1000).padStart(3, '0')}Z`;
+          expect(formatTimestamp(us)).toBe(expected);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('agrees with the reference on mutated texts, whatever day was parsed before', () => {
     const chars = fc.constantFrom('0', '1', '2', '3', '5', '9', ':', '-', '.', 'T', 'Z', '+', ' ');
     fc.assert(

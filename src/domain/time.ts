@@ -141,20 +141,33 @@ function parseTimestampSlow(text: string): TsUs | undefined {
   return daysFromCivil(y, mo, d) * US_PER_DAY + secs * US_PER_SECOND + us;
 }
 
+/** `00` … `99`, and `000` … `999`: the fields of a formatted timestamp without a string per digit. */
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+/** The day `formatTimestamp` formatted last and its `YYYY-MM-DDT` (events come in runs of one day). */
+let formattedDay = Number.NaN;
+let formattedDayText = '';
+
 /** Canonical text of a timestamp: UTC, `Z`, milliseconds or microseconds only when needed. */
 export function formatTimestamp(tsUs: TsUs): string {
   const days = Math.floor(tsUs / US_PER_DAY);
-  let rest = tsUs - days * US_PER_DAY;
-  const [y, mo, d] = civilFromDays(days);
-  const h = Math.floor(rest / (3600 * US_PER_SECOND));
-  rest -= h * 3600 * US_PER_SECOND;
-  const mi = Math.floor(rest / (60 * US_PER_SECOND));
-  rest -= mi * 60 * US_PER_SECOND;
-  const s = Math.floor(rest / US_PER_SECOND);
-  const us = rest - s * US_PER_SECOND;
-  const p2 = (n: number): string => String(n).padStart(2, '0');
-  const frac = us === 0 ? '' : us % 1000 === 0 ? `.${String(us / 1000).padStart(3, '0')}` : `.${String(us).padStart(6, '0')}`;
-  return `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)}T${p2(h)}:${p2(mi)}:${p2(s)}${frac}Z`;
+  if (days !== formattedDay) {
+    const [y, mo, d] = civilFromDays(days);
+    formattedDayText = `${String(y).padStart(4, '0')}-${TWO_DIGITS[mo]!}-${TWO_DIGITS[d]!}T`;
+    formattedDay = days;
+  }
+  const rest = tsUs - days * US_PER_DAY;
+  const secs = Math.floor(rest / US_PER_SECOND);
+  const us = rest - secs * US_PER_SECOND;
+  const h = Math.floor(secs / 3600);
+  const mi = Math.floor((secs - h * 3600) / 60);
+  const s = secs - h * 3600 - mi * 60;
+  const hms = `${formattedDayText}${TWO_DIGITS[h]!}:${TWO_DIGITS[mi]!}:${TWO_DIGITS[s]!}`;
+  if (us === 0) return `${hms}Z`;
+  const ms = Math.floor(us / 1000);
+  const sub = us - ms * 1000;
+  return sub === 0 ? `${hms}.${THREE_DIGITS[ms]!}Z` : `${hms}.${THREE_DIGITS[ms]!}${THREE_DIGITS[sub]!}Z`;
 }
 
 // ---- calendar periods (UTC): the boundaries of day, month and year PnL and of EOD snapshots ----

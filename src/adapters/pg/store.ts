@@ -121,22 +121,26 @@ export class PgStore implements HistoryStore {
   // ---- writing ----
 
   async commit(batch: CommitBatch): Promise<{ outcomes: Outcome[]; answer?: { status: number; body: string } }> {
-    const first = new Map<string, number>();
+    // Each id once, in order: `uniq` gives its place in `unique`, `firstAt` the batch's index of it.
+    const uniq = new Map<string, number>();
     const unique: Incoming[] = [];
-    for (const [i, x] of batch.events.entries()) {
-      if (!first.has(x.event.id)) {
-        first.set(x.event.id, i);
+    const firstAt: number[] = [];
+    for (let i = 0; i < batch.events.length; i++) {
+      const x = batch.events[i]!;
+      if (!uniq.has(x.event.id)) {
+        uniq.set(x.event.id, unique.length);
+        firstAt.push(i);
         unique.push(x);
       }
     }
+    const dedup = { uniq, firstAt };
     // The common batch (fills, marks, rejections) is ONE statement: atomic on its own, and one
     // round trip. An HTTP idempotency answer, venue balances or a new month's partition need the
     // transaction, whose steps depend on each other.
     const fast = batch.idempotency === undefined && !unique.some((x) => x.event.type === 'balance') && this.missingPartitions(unique).length === 0;
     if (fast) {
-      const { rows } = await this.sql.query<{ id: string; seq: string }>(INSERT_FAST, [...eventParams(unique), ...rejectedParams(batch.rejected), batch.consumer?.name ?? null, batch.consumer?.position ?? null]);
-      const seqOf = new Map(rows.map((r) => [r.id, Number(r.seq)]));
-      const judged = await this.judge(batch, first, seqOf, this.sql);
+      const { rows } = await this.sql.query<KeysRow>(INSERT_FAST, [...eventParams(unique), ...rejectedParams(batch.rejected), batch.consumer?.name ?? null, batch.consumer?.position ?? null]);
+      const judged = await this.judge(batch, dedup, seqsOf(rows[0]!, unique.length), this.sql);
       // Refused repeats are kept by their own statement: a crash before it leaves the batch
       // unacknowledged, and its redelivery finds the repeat again.
       if (judged.conflicts.length > 0) await insertRejected(this.sql, judged.conflicts);
@@ -151,12 +155,12 @@ export class PgStore implements HistoryStore {
         await tx.exec(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF utl_events FOR VALUES FROM ('${from}') TO ('${to}')`);
         created.push(name);
       }
-      const seqOf = new Map<string, number>();
+      let seqs: (number | undefined)[] = [];
       if (unique.length > 0) {
-        const { rows } = await tx.query<{ id: string; seq: string }>(INSERT_EVENTS, eventParams(unique));
-        for (const r of rows) seqOf.set(r.id, Number(r.seq));
+        const { rows } = await tx.query<KeysRow>(INSERT_EVENTS, eventParams(unique));
+        seqs = seqsOf(rows[0]!, unique.length);
       }
-      const { outcomes, conflicts } = await this.judge(batch, first, seqOf, tx);
+      const { outcomes, conflicts } = await this.judge(batch, dedup, seqs, tx);
       const rejected = [...batch.rejected, ...conflicts];
       if (rejected.length > 0) await insertRejected(tx, rejected);
       const balances = batch.events.filter((x, i) => x.event.type === 'balance' && outcomes[i]!.kind === 'new');
@@ -180,23 +184,26 @@ export class PgStore implements HistoryStore {
   }
 
   /** Each input's outcome: new (with its seq), or a repeat that is a duplicate or a conflict. */
-  private async judge(batch: CommitBatch, first: ReadonlyMap<string, number>, seqOf: ReadonlyMap<string, number>, q: SqlTx): Promise<{ outcomes: Outcome[]; conflicts: Rejection[] }> {
+  private async judge(batch: CommitBatch, dedup: { uniq: ReadonlyMap<string, number>; firstAt: readonly number[] }, seqs: readonly (number | undefined)[], q: SqlTx): Promise<{ outcomes: Outcome[]; conflicts: Rejection[] }> {
+    const { uniq, firstAt } = dedup;
     // Repeats of events stored before: rare, so their content is fetched only then.
     const stored = new Map<string, string>();
     const repeats: string[] = [];
-    for (const [id, i] of first) if (!seqOf.has(id)) repeats.push(batch.events[i]!.event.id);
+    for (let u = 0; u < firstAt.length; u++) if (seqs[u] === undefined) repeats.push(batch.events[firstAt[u]!]!.event.id);
     if (repeats.length > 0) for (const e of await this.eventsById(repeats, q)) stored.set(e.id, contentText(e));
     const outcomes: Outcome[] = [];
     const conflicts: Rejection[] = [];
-    for (const [i, x] of batch.events.entries()) {
+    for (let i = 0; i < batch.events.length; i++) {
+      const x = batch.events[i]!;
       const id = x.event.id;
-      const seq = seqOf.get(id);
-      const firstHere = first.get(id) === i;
+      const u = uniq.get(id)!;
+      const seq = seqs[u];
+      const firstHere = firstAt[u] === i;
       let o: Outcome;
       if (firstHere && seq !== undefined) o = { kind: 'new', seq };
       else {
         // A repeat: of an event stored before, or of one earlier in this batch.
-        const theirs = firstHere ? stored.get(id) : contentText(batch.events[first.get(id)!]!.event);
+        const theirs = firstHere ? stored.get(id) : contentText(batch.events[firstAt[u]!]!.event);
         o = contentText(x.event) === theirs ? { kind: 'duplicate' } : { kind: 'conflict', message: `${x.event.type} ${id}: id already used by an event with different content` };
       }
       if (o.kind === 'conflict') conflicts.push({ source: x.source, ref: x.ref, id, code: 'DUPLICATE_CONFLICT', message: o.message, raw: x.payload });
@@ -516,6 +523,29 @@ ev AS (
   SELECT k.seq, i.ts, i.ts_us, i.id, i.type, i.book, i.target, i.source, i.payload FROM keys k JOIN input i USING (id)
 )`;
 
+/**
+ * What the insert of a batch's keys answers, in one row: the first seq of the batch (`base`;
+ * the event at `unique[j]` gets `base + j` if it is new) and, unless every event was new (the
+ * common case: then nothing per event comes back), the offsets `j` of the new ones.
+ */
+interface KeysRow {
+  readonly base: string;
+  readonly new: string | null;
+}
+
+const KEYS_ROW = `SELECT (SELECT base FROM c)::text AS base,
+  CASE WHEN count(*) = $1 THEN NULL ELSE coalesce(string_agg((k.seq - (SELECT base FROM c))::text, ','), '') END AS new
+FROM keys k`;
+
+/** Each unique event's seq, or undefined when its id was stored before (`KeysRow`). */
+function seqsOf(row: KeysRow, count: number): (number | undefined)[] {
+  const base = Number(row.base);
+  const seqs = new Array<number | undefined>(count).fill(undefined);
+  if (row.new === null) for (let j = 0; j < count; j++) seqs[j] = base + j;
+  else if (row.new !== '') for (const offset of row.new.split(',')) seqs[Number(offset)] = base + Number(offset);
+  return seqs;
+}
+
 /** Events, rejections and the consumer's position in one statement. */
 const INSERT_FAST = `
 WITH ${EVENT_CTES},
@@ -531,10 +561,10 @@ cons AS (
   INSERT INTO utl_consumers (name, position) SELECT $16::text, $17::bigint WHERE $16::text IS NOT NULL
   ON CONFLICT (name) DO UPDATE SET position = GREATEST(utl_consumers.position, EXCLUDED.position), updated_at = now()
 )
-SELECT id, seq::text AS seq FROM keys`;
+${KEYS_ROW}`;
 
 const INSERT_EVENTS = `WITH ${EVENT_CTES}
-SELECT id, seq::text AS seq FROM keys`;
+${KEYS_ROW}`;
 
 async function insertRejected(tx: SqlTx, rows: readonly Rejection[]): Promise<void> {
   await tx.query(
