@@ -11,7 +11,7 @@ import { Dec, DIVISION_SCALE, pow10 } from './decimal.js';
 import type { BookingCode } from './errors.js';
 import type { BookEvent, DepositEvent, FundingEvent, TradeEvent, TransferEvent, TsUs, WithdrawalEvent } from './events.js';
 import { derivativeKey, type DerivativeInstrument, type InstrumentRegistry, type SpotInstrument } from './instrument.js';
-import { newLotBook, type CostMethod, type LotBook } from './lots.js';
+import { newLotBook, type CostMethod, type LotBook, type RealizedSink } from './lots.js';
 import type { Marks } from './marks.js';
 import { formatTimestamp } from './time.js';
 
@@ -26,14 +26,91 @@ export interface BookSettings {
 
 export const DEFAULT_SETTINGS: BookSettings = { method: 'fifo', fees: 'separate', pool: 'book' };
 
-export interface SpotPosition {
-  readonly kind: 'spot';
-  readonly asset: string;
-  /** The venue of the lots under `pool: venue`; undefined when lots are pooled per book. */
-  readonly venue: string | undefined;
-  lots: LotBook;
-  realized: Dec;
-  fees: Dec;
+/**
+ * A spot position: its lots, and its realized PnL and fees kept as raw units and scale, so that a
+ * fill adds to them without building a Dec each time; `realized` and `fees` build one when read
+ * (and keep it until the next change: the same Dec while nothing changed). Adding gives exactly
+ * the units and scale `Dec.add` would.
+ */
+export class SpotPosition implements RealizedSink {
+  readonly kind = 'spot' as const;
+  private ru: bigint;
+  private rs: number;
+  private rd: Dec | undefined;
+  private fu: bigint;
+  private fs: number;
+  private fd: Dec | undefined;
+
+  constructor(
+    readonly asset: string,
+    /** The venue of the lots under `pool: venue`; undefined when lots are pooled per book. */
+    readonly venue: string | undefined,
+    public lots: LotBook,
+    realized: Dec = Dec.ZERO,
+    fees: Dec = Dec.ZERO,
+  ) {
+    this.ru = realized.u;
+    this.rs = realized.s;
+    this.rd = realized;
+    this.fu = fees.u;
+    this.fs = fees.s;
+    this.fd = fees;
+  }
+
+  get realized(): Dec {
+    return (this.rd ??= new Dec(this.ru, this.rs));
+  }
+
+  set realized(v: Dec) {
+    this.ru = v.u;
+    this.rs = v.s;
+    this.rd = v;
+  }
+
+  get fees(): Dec {
+    return (this.fd ??= new Dec(this.fu, this.fs));
+  }
+
+  set fees(v: Dec) {
+    this.fu = v.u;
+    this.fs = v.s;
+    this.fd = v;
+  }
+
+  /** realized = realized + (u, s), as Dec.add. */
+  addRealized(u: bigint, s: number): void {
+    if (u === 0n) return;
+    if (this.ru === 0n) {
+      this.ru = u;
+      this.rs = s;
+    } else if (this.rs === s) this.ru += u;
+    else if (this.rs > s) this.ru += u * pow10(this.rs - s);
+    else {
+      this.ru = this.ru * pow10(s - this.rs) + u;
+      this.rs = s;
+    }
+    this.rd = undefined;
+  }
+
+  /** fees = fees + (u, s), as Dec.add. */
+  addFees(u: bigint, s: number): void {
+    if (u === 0n) return;
+    if (this.fu === 0n) {
+      this.fu = u;
+      this.fs = s;
+    } else if (this.fs === s) this.fu += u;
+    else if (this.fs > s) this.fu += u * pow10(this.fs - s);
+    else {
+      this.fu = this.fu * pow10(s - this.fs) + u;
+      this.fs = s;
+    }
+    this.fd = undefined;
+  }
+
+  /** A copy whose lots are a clone (copy on write). */
+  clone(): SpotPosition {
+    return new SpotPosition(this.asset, this.venue, this.lots.clone(), this.realized, this.fees);
+  }
 }
 
 export interface DerivativePosition {
@@ -155,7 +232,7 @@ export class BookState {
   clone(): BookState {
     const c = new BookState(this.book, this.settings);
     for (const [k, p] of this.positions) {
-      c.positions.set(k, p.kind === 'spot' ? { ...p, lots: p.lots.clone() } : { ...p });
+      c.positions.set(k, p.kind === 'spot' ? p.clone() : { ...p });
     }
     for (const [venue, accounts] of this.balances) {
       const copy = new Map<string, Map<string, Cell>>();
@@ -188,7 +265,7 @@ export class BookState {
     const key = pooled ? `${asset}@${venue}` : asset;
     let p = this.positions.get(key);
     if (p === undefined) {
-      p = { kind: 'spot', asset, venue: pooled ? venue : undefined, lots: newLotBook(this.settings.method), realized: Dec.ZERO, fees: Dec.ZERO };
+      p = new SpotPosition(asset, pooled ? venue : undefined, newLotBook(this.settings.method));
       this.positions.set(key, p);
     }
     return p as SpotPosition;
@@ -363,6 +440,11 @@ function applyLeg(s: BookState, pos: SpotPosition, delta: Dec, cash: Dec, unit: 
     return;
   }
   const lots = pos.lots;
+  if (unit !== undefined && lots.legAtUnit !== undefined) {
+    // FIFO and LIFO at an exact unit: the same figures on raw units (property-tested).
+    if (lots.legAtUnit(delta.u, delta.s, cash.u, cash.s, unit.u, unit.s, ts, s.lotSeq, pos)) s.lotSeq++;
+    return;
+  }
   const q = lots.qty();
   if (q.isZero() || q.sign() === delta.sign()) {
     lots.open(delta, cash.neg(), unit, ts, s.lotSeq++);

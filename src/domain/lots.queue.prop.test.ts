@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Dec, DIVISION_SCALE } from './decimal.js';
-import { makeLot, newLotBook, splitLot, type Lot, type LotBook } from './lots.js';
+import { makeLot, newLotBook, splitLot, type Lot, type LotBook, type RealizedSink } from './lots.js';
 import type { TsUs } from './events.js';
 
 function assert(cond: boolean, message: string): asserts cond {
@@ -285,4 +285,100 @@ describe('QueueBook (columns) against the immutable queue book it replaced', () 
       { numRuns: 30 },
     );
   });
+});
+
+/** A realized PnL kept as `applyLeg`'s Dec path keeps it. */
+class Realized implements RealizedSink {
+  value = Dec.ZERO;
+
+  addRealized(u: bigint, s: number): void {
+    this.value = this.value.add(new Dec(u, s));
+  }
+}
+
+/**
+ * `applyLeg`'s Dec path (book.ts) for a leg at an exact unit: open on the book's side, close at
+ * most the open quantity, or close all and open the rest. Returns whether a lot was opened.
+ */
+function legByDecs(lots: LotBook, delta: Dec, cash: Dec, unit: Dec, ts: TsUs, seq: number, realized: Realized): boolean {
+  const q = lots.qty();
+  if (q.isZero() || q.sign() === delta.sign()) {
+    lots.open(delta, cash.neg(), unit, ts, seq);
+    return true;
+  }
+  if (delta.cmpAbs(q) <= 0) {
+    realized.value = realized.value.add(cash.sub(lots.close(delta.abs())));
+    return false;
+  }
+  const closeCash = q.mul(unit);
+  const openCash = cash.sub(closeCash);
+  realized.value = realized.value.add(closeCash.sub(lots.close(q.abs())));
+  lots.open(delta.add(q), openCash.neg(), unit, ts, seq);
+  return true;
+}
+
+type Leg = { kind: 'leg'; units: bigint; scale: number; unit: Dec } | { kind: 'all'; extra: bigint; scale: number; unit: Dec } | { kind: 'clone' } | { kind: 'read' };
+
+const legArb: fc.Arbitrary<Leg> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('leg' as const), units: fc.oneof(fc.bigInt({ min: -30n, max: 30n }), fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n })), scale: fc.integer({ min: 0, max: 9 }), unit: priceArb }) },
+  // Exactly the open quantity reversed, plus a little more or nothing: full closes and flips.
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('all' as const), extra: fc.bigInt({ min: 0n, max: 5n }), scale: fc.integer({ min: 0, max: 9 }), unit: priceArb }) },
+  { weight: 1, arbitrary: fc.constant<Leg>({ kind: 'clone' }) },
+  { weight: 1, arbitrary: fc.constant<Leg>({ kind: 'read' }) },
+);
+
+describe('QueueBook.legAtUnit (raw units) against the Dec path of applyLeg', () => {
+  for (const method of ['fifo', 'lifo'] as const) {
+    it(`${method}: the same qty, cost, lots, realized PnL and sequence numbers to the unit and scale, through opens, closes, full closes and flips`, () => {
+      fc.assert(
+        fc.property(fc.array(legArb, { minLength: 1, maxLength: 150 }), (legs) => {
+          let sut = newLotBook(method);
+          let ref = newLotBook(method);
+          const sutPnl = new Realized();
+          const refPnl = new Realized();
+          let sutSeq = 0;
+          let refSeq = 0;
+          let ts = 1_700_000_000_000_000;
+          const handed: { read: () => string; then: string }[] = [];
+          for (const leg of legs) {
+            if (leg.kind === 'clone') {
+              // The original must stay as it was while the clone books on.
+              const old = sut;
+              handed.push({ read: () => `${raw(old.qty())} ${raw(old.cost())} ${old.lots().map(rawLot).join('|')}`, then: `${raw(old.qty())} ${raw(old.cost())} ${old.lots().map(rawLot).join('|')}` });
+              sut = sut.clone();
+              ref = ref.clone();
+              continue;
+            }
+            if (leg.kind === 'read') {
+              const lots = sut.lots();
+              handed.push({ read: () => lots.map(rawLot).join('|'), then: lots.map(rawLot).join('|') });
+              continue;
+            }
+            let delta: Dec;
+            if (leg.kind === 'leg') {
+              if (leg.units === 0n) continue;
+              delta = new Dec(leg.units, leg.scale);
+            } else {
+              const q = ref.qty();
+              if (q.isZero()) continue;
+              const more = new Dec(q.isNeg() ? leg.extra : -leg.extra, leg.scale);
+              delta = q.neg().add(more);
+            }
+            const cash = delta.mulNeg(leg.unit);
+            ts++;
+            const opened = sut.legAtUnit!(delta.u, delta.s, cash.u, cash.s, leg.unit.u, leg.unit.s, ts, sutSeq, sutPnl);
+            if (opened) sutSeq++;
+            if (legByDecs(ref, delta, cash, leg.unit, ts, refSeq, refPnl)) refSeq++;
+            expect(sutSeq).toBe(refSeq);
+            expect(raw(sut.qty())).toBe(raw(ref.qty()));
+            expect(raw(sut.cost())).toBe(raw(ref.cost()));
+            expect(raw(sutPnl.value)).toBe(raw(refPnl.value));
+            expect(sut.lots().map(rawLot)).toEqual(ref.lots().map(rawLot));
+          }
+          for (const h of handed) expect(h.read()).toBe(h.then);
+        }),
+        { numRuns: 400 },
+      );
+    });
+  }
 });

@@ -51,6 +51,11 @@ export interface LotBook {
   release(x: Dec): Lot[];
   /** As `release`, returning only the released cost: the hot path of a reducing fill. */
   close(x: Dec): Dec;
+  /**
+   * A leg at an exact unit on raw units (FIFO and LIFO only; see QueueBook.legAtUnit): opens,
+   * closes or flips, the realized PnL to `sink`; true when it used the sequence number `seq`.
+   */
+  legAtUnit?(du: bigint, ds: number, cashU: bigint, cashS: number, uu: bigint, us: number, ts: TsUs, seq: number, sink: RealizedSink): boolean;
   /** Adds lots taken from another book as they are (a transfer keeps cost and date). */
   restore(lots: readonly Lot[]): void;
   /** Open lots in acquisition order (for display; WAC shows its one pooled lot). */
@@ -91,11 +96,17 @@ export function splitLot(lot: Lot, x: Dec): [Lot, Lot] {
  * Raw decimal arithmetic for the queue's hot path: a result is left in (RU, RS) instead of a new
  * Dec, so a booking allocates only the bigint. Each helper gives exactly the units and scale the
  * Dec method it mirrors gives (the same value at the same scale, zero operands included).
+ *
+ * Quantities and costs go through different helpers on purpose. V8 runs a bigint operation whose
+ * operands have always fitted in 64 bits inline (a few ns); one that has seen a wider value calls
+ * the runtime (~20 ns). Quantities stay well inside 64 bits while costs (units at 10+ places) often
+ * do not, and an inlined helper keeps one record of what it has seen for every caller: so the
+ * quantities' arithmetic has its own helpers (`q…`), which costs never reach.
  */
 let RU = 0n;
 let RS = 0;
 
-/** (RU, RS) = a + b, as `Dec.add`. */
+/** (RU, RS) = a + b, as `Dec.add` (costs). */
 function addRaw(au: bigint, as: number, bu: bigint, bs: number): void {
   if (bu === 0n) {
     RU = au;
@@ -115,7 +126,7 @@ function addRaw(au: bigint, as: number, bu: bigint, bs: number): void {
   }
 }
 
-/** (RU, RS) = a − b, as `Dec.sub`. */
+/** (RU, RS) = a − b, as `Dec.sub` (costs). */
 function subRaw(au: bigint, as: number, bu: bigint, bs: number): void {
   if (bu === 0n) {
     RU = au;
@@ -132,11 +143,64 @@ function subRaw(au: bigint, as: number, bu: bigint, bs: number): void {
   }
 }
 
-/** a vs b, as `Dec.cmp`. */
-function cmpRaw(au: bigint, as: number, bu: bigint, bs: number): number {
+/** (RU, RS) = a − b, as `a.add(b.neg())` (costs: a lot's cost from the leg's cash). */
+function addNegRaw(au: bigint, as: number, bu: bigint, bs: number): void {
+  if (bu === 0n) {
+    RU = au;
+    RS = as;
+  } else if (au === 0n) {
+    RU = -bu;
+    RS = bs;
+  } else subRaw(au, as, bu, bs);
+}
+
+/** (RU, RS) = a + b, as `Dec.add` (quantities). */
+function qAdd(au: bigint, as: number, bu: bigint, bs: number): void {
+  if (bu === 0n) {
+    RU = au;
+    RS = as;
+  } else if (au === 0n) {
+    RU = bu;
+    RS = bs;
+  } else if (as === bs) {
+    RU = au + bu;
+    RS = as;
+  } else if (as > bs) {
+    RU = au + bu * pow10(as - bs);
+    RS = as;
+  } else {
+    RU = au * pow10(bs - as) + bu;
+    RS = bs;
+  }
+}
+
+/** (RU, RS) = a − b, as `Dec.sub` (quantities). */
+function qSub(au: bigint, as: number, bu: bigint, bs: number): void {
+  if (bu === 0n) {
+    RU = au;
+    RS = as;
+  } else if (as === bs) {
+    RU = au - bu;
+    RS = as;
+  } else if (as > bs) {
+    RU = au - bu * pow10(as - bs);
+    RS = as;
+  } else {
+    RU = au * pow10(bs - as) - bu;
+    RS = bs;
+  }
+}
+
+/** a vs b, as `Dec.cmp` (quantities). */
+function qCmp(au: bigint, as: number, bu: bigint, bs: number): number {
   if (as > bs) bu *= pow10(as - bs);
   else if (bs > as) au *= pow10(bs - as);
   return au < bu ? -1 : au > bu ? 1 : 0;
+}
+
+/** Where a leg's realized PnL goes (a spot position): added to as `Dec.add` would. */
+export interface RealizedSink {
+  addRealized(u: bigint, s: number): void;
 }
 
 /** The columns of a lot book with no capacity, shared: read-only by construction (see QueueBook). */
@@ -154,12 +218,16 @@ const NO_FLOAT64 = new Float64Array(0);
  * place, so an open lot is not copied into a fresh array again and again. A partly released lot
  * is updated in place. Nothing here is ever handed out: `lots()`, `release()` and `clone()` build
  * fresh `Lot`s (or copy the columns), so what a caller holds never changes under it.
+ *
+ * A lot with an exact unit keeps no cost of its own: its cost is qty × unit (the invariant of such
+ * a lot), at the scale qty × unit has, so taking part of it changes only its quantity. The cost
+ * column holds the cost of the other lots.
  */
 class QueueBook implements LotBook {
   /** Lot i, for head ≤ i < end: quantity units (signed) and scale. */
   private qu: bigint[];
   private qs: Int32Array;
-  /** Cost units and scale. */
+  /** Cost units and scale, for a lot without a unit (else 0n and 0: its cost is qty × unit). */
   private cu: bigint[];
   private cs: Int32Array;
   /** Unit cost units and scale; scale −1 when the lot has no exact unit. */
@@ -293,32 +361,49 @@ class QueueBook implements LotBook {
     if (this.ranks !== undefined) this.ranks[i] = undefined;
   }
 
-  private push(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number, rank: Rank | undefined): void {
+  /** Appends a lot; with a unit (us ≥ 0) its cost must be qty × unit, and is not stored. */
+  private pushRaw(qu: bigint, qs: number, cu: bigint, cs: number, uu: bigint, us: number, ts: TsUs, seq: number, rank: Rank | undefined): void {
     this.room();
     const i = this.end++;
-    this.qu[i] = qty.u;
-    this.qs[i] = qty.s;
-    this.cu[i] = cost.u;
-    this.cs[i] = cost.s;
-    if (unit === undefined) {
-      this.uu[i] = 0n;
-      this.us[i] = -1;
-    } else {
-      this.uu[i] = unit.u;
-      this.us[i] = unit.s;
-    }
+    this.qu[i] = qu;
+    this.qs[i] = qs;
+    this.uu[i] = uu;
+    this.us[i] = us;
+    this.cu[i] = cu;
+    this.cs[i] = cs;
     this.tss[i] = ts;
     this.seqs[i] = seq;
     if (rank !== undefined && this.ranks === undefined) this.ranks = new Array<Rank | undefined>(this.qu.length).fill(undefined);
     if (this.ranks !== undefined) this.ranks[i] = rank;
   }
 
+  private push(qty: Dec, cost: Dec, unit: Dec | undefined, ts: TsUs, seq: number, rank: Rank | undefined): void {
+    if (unit === undefined) this.pushRaw(qty.u, qty.s, cost.u, cost.s, 0n, -1, ts, seq, rank);
+    else {
+      assert(qty.u * unit.u * pow10(Math.max(0, cost.s - qty.s - unit.s)) === cost.u * pow10(Math.max(0, qty.s + unit.s - cost.s)), 'a lot with a unit costs qty × unit');
+      this.pushRaw(qty.u, qty.s, 0n, 0, unit.u, unit.s, ts, seq, rank);
+    }
+  }
+
+  /** Lot i's cost into (RU, RS): its own, or qty × unit. */
+  private costAt(i: number): void {
+    const us = this.us[i]!;
+    if (us < 0) {
+      RU = this.cu[i]!;
+      RS = this.cs[i]!;
+    } else {
+      RU = this.qu[i]! * this.uu[i]!;
+      RS = this.qs[i]! + us;
+    }
+  }
+
   /** Lot i as a fresh object. */
   private lotAt(i: number): Lot {
     const us = this.us[i]!;
+    this.costAt(i);
     return {
       qty: new Dec(this.qu[i]!, this.qs[i]!),
-      cost: new Dec(this.cu[i]!, this.cs[i]!),
+      cost: new Dec(RU, RS),
       unit: us < 0 ? undefined : new Dec(this.uu[i]!, us),
       ts: this.tss[i]!,
       seq: this.seqs[i]!,
@@ -337,11 +422,61 @@ class QueueBook implements LotBook {
     assert(this.sqU === 0n || (this.sqU < 0n ? qty.u < 0n : qty.u > 0n), 'open on the same side');
     assert(!qty.isZero(), 'a lot has quantity');
     this.push(qty, cost, unit, ts, seq, undefined);
-    addRaw(this.sqU, this.sqS, qty.u, qty.s);
+    qAdd(this.sqU, this.sqS, qty.u, qty.s);
     const qu = RU;
     const qs = RS;
     addRaw(this.scU, this.scS, cost.u, cost.s);
     this.setSums(qu, qs, RU, RS);
+  }
+
+  /**
+   * A leg of Δ = (du, ds) ≠ 0 with cash (cashU, cashS) = −Δ × unit exactly, unit (uu, us): what
+   * `applyLeg` does with `open` and `close`, on raw units and with no Dec made: opens a lot on the
+   * book's side (true: a lot sequence number was used), or closes (false), or closes every lot
+   * and opens the rest (a flip: true). The realized PnL (cash of the closed part − its released
+   * cost) goes to `sink`. Gives the same figures as the Dec path to the unit and scale.
+   */
+  legAtUnit(du: bigint, ds: number, cashU: bigint, cashS: number, uu: bigint, us: number, ts: TsUs, seq: number, sink: RealizedSink): boolean {
+    this.own();
+    const q = this.sqU;
+    if (q === 0n || q < 0n === du < 0n) {
+      this.pushRaw(du, ds, 0n, 0, uu, us, ts, seq, undefined);
+      qAdd(q, this.sqS, du, ds);
+      const sqU = RU;
+      const sqS = RS;
+      // The lot's cost is −cash.
+      addNegRaw(this.scU, this.scS, cashU, cashS);
+      this.setSums(sqU, sqS, RU, RS);
+      return true;
+    }
+    // |Δ| vs |q|: Δ and q have opposite signs, so compare −Δ with q on q's side.
+    const c = q < 0n ? qCmp(q, this.sqS, -du, ds) : qCmp(-du, ds, q, this.sqS);
+    if (c <= 0) {
+      // Closes |Δ|: the lots' side of Δ is −Δ.
+      this.closeRaw(-du, ds);
+      subRaw(cashU, cashS, RU, RS);
+      sink.addRealized(RU, RS);
+      return false;
+    }
+    // A flip: close every lot (|q|) with its share of the cash, q × unit; open Δ + q at the unit.
+    const qs = this.sqS;
+    const closeU = q * uu;
+    const closeS = qs + us;
+    this.closeRaw(q, qs);
+    subRaw(closeU, closeS, RU, RS);
+    sink.addRealized(RU, RS);
+    qAdd(du, ds, q, qs);
+    const restU = RU;
+    const restS = RS;
+    // The rest's cash, cash − q × unit, is −rest × unit: its cost is rest × unit.
+    subRaw(cashU, cashS, closeU, closeS);
+    const openU = RU;
+    const openS = RS;
+    this.pushRaw(restU, restS, 0n, 0, uu, us, ts, seq, undefined);
+    // The book was flat: Σ cost = 0 + the rest's cost (as Dec.add: a zero cost keeps scale 0).
+    if (openU === 0n) this.setSums(restU, restS, 0n, 0);
+    else this.setSums(restU, restS, -openU, openS);
+    return true;
   }
 
   release(x: Dec): Lot[] {
@@ -364,8 +499,10 @@ class QueueBook implements LotBook {
         out.push(taken);
         this.qu[idx] = rest.qty.u;
         this.qs[idx] = rest.qty.s;
-        this.cu[idx] = rest.cost.u;
-        this.cs[idx] = rest.cost.s;
+        if (rest.unit === undefined) {
+          this.cu[idx] = rest.cost.u;
+          this.cs[idx] = rest.cost.s;
+        }
         left = Dec.ZERO;
       }
     }
@@ -374,7 +511,7 @@ class QueueBook implements LotBook {
     let cu = this.scU;
     let cs = this.scS;
     for (const l of out) {
-      subRaw(qu, qs, l.qty.u, l.qty.s);
+      qSub(qu, qs, l.qty.u, l.qty.s);
       qu = RU;
       qs = RS;
       subRaw(cu, cs, l.cost.u, l.cost.s);
@@ -390,11 +527,19 @@ class QueueBook implements LotBook {
     this.own();
     // Callers close at most the open quantity (applyLeg compares first); the loop asserts cover.
     assert(x.isPos(), 'close a positive quantity');
+    this.closeRaw(this.sqU < 0n ? -x.u : x.u, x.s);
+    return new Dec(RU, RS);
+  }
+
+  /**
+   * Closes (lu, ls), signed as the lots are (0 < |l| ≤ |qty|), in method order; the released
+   * cost is left in (RU, RS).
+   */
+  private closeRaw(lu: bigint, ls: number): void {
     const fifo = this.method === 'fifo';
     const short = this.sqU < 0n;
-    // What is left to close, signed as the lots are: no absolute value per lot.
-    let lu = short ? -x.u : x.u;
-    let ls = x.s;
+    const xu = lu;
+    const xs = ls;
     // Released cost so far (Dec.ZERO).
     let ru = 0n;
     let rs = 0;
@@ -403,20 +548,21 @@ class QueueBook implements LotBook {
       assert(idx < this.end && idx >= this.head, 'lots cover the quantity');
       const qu = this.qu[idx]!;
       const qs = this.qs[idx]!;
+      const us = this.us[idx]!;
       // |lot| vs |left|, compared on the signed values.
-      const c = short ? cmpRaw(lu, ls, qu, qs) : cmpRaw(qu, qs, lu, ls);
+      const c = short ? qCmp(lu, ls, qu, qs) : qCmp(qu, qs, lu, ls);
       if (c <= 0) {
-        addRaw(ru, rs, this.cu[idx]!, this.cs[idx]!);
+        this.costAt(idx);
+        addRaw(ru, rs, RU, RS);
         ru = RU;
         rs = RS;
         this.drop(fifo);
         if (c === 0) break;
-        subRaw(lu, ls, qu, qs);
+        qSub(lu, ls, qu, qs);
         lu = RU;
         ls = RS;
       } else {
         // Part of this lot: the taken cost exactly (x × unit) when the lot has a unit, else pro rata.
-        const us = this.us[idx]!;
         let tu: bigint;
         let ts: number;
         if (us >= 0) {
@@ -427,28 +573,29 @@ class QueueBook implements LotBook {
           const taken = new Dec(this.cu[idx]!, this.cs[idx]!).mul(new Dec(short ? -lu : lu, ls)).div(new Dec(short ? -qu : qu, qs), DIVISION_SCALE);
           tu = taken.u;
           ts = taken.s;
+          // The rest of the lot's cost, in place: cost − taken.
+          subRaw(this.cu[idx]!, this.cs[idx]!, tu, ts);
+          this.cu[idx] = RU;
+          this.cs[idx] = RS;
         }
         addRaw(ru, rs, tu, ts);
         ru = RU;
         rs = RS;
-        // The rest of the lot, in place: qty − left (signed), cost − taken.
-        subRaw(qu, qs, lu, ls);
+        // The rest of the lot, in place: qty − left (signed).
+        qSub(qu, qs, lu, ls);
         this.qu[idx] = RU;
         this.qs[idx] = RS;
-        subRaw(this.cu[idx]!, this.cs[idx]!, tu, ts);
-        this.cu[idx] = RU;
-        this.cs[idx] = RS;
         break;
       }
     }
-    if (short) addRaw(this.sqU, this.sqS, x.u, x.s);
-    else subRaw(this.sqU, this.sqS, x.u, x.s);
+    qSub(this.sqU, this.sqS, xu, xs);
     const qu = RU;
     const qs = RS;
     subRaw(this.scU, this.scS, ru, rs);
     this.setSums(qu, qs, RU, RS);
     if (this.head === this.end) this.reset();
-    return new Dec(ru, rs);
+    RU = ru;
+    RS = rs;
   }
 
   restore(lots: readonly Lot[]): void {
@@ -459,7 +606,7 @@ class QueueBook implements LotBook {
     let cs = this.scS;
     for (const l of lots) {
       assert(qu === 0n || (qu < 0n ? l.qty.u < 0n : l.qty.u > 0n), 'restore on the same side');
-      addRaw(qu, qs, l.qty.u, l.qty.s);
+      qAdd(qu, qs, l.qty.u, l.qty.s);
       qu = RU;
       qs = RS;
       addRaw(cu, cs, l.cost.u, l.cost.s);

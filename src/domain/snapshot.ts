@@ -6,7 +6,7 @@
  * Used to hand books between threads (the sharded replay) and, later, to store position and lot
  * snapshots in PostgreSQL (issue 3).
  */
-import { BookState, type BookSettings, type Position, type SpotPosition } from './book.js';
+import { BookState, SpotPosition, type BookSettings, type Position } from './book.js';
 import { Dec } from './decimal.js';
 import type { BookingCode } from './errors.js';
 import type { TsUs } from './events.js';
@@ -130,7 +130,7 @@ export function restoreBook(snap: BookSnapshot): BookState {
     if (p.kind === 'spot') {
       const lots = newLotBook(snap.settings.method);
       lots.restore(p.lots.map(rowLot));
-      pos = { kind: 'spot', asset: p.asset, venue: p.venue ?? undefined, lots, realized: d(p.realized), fees: d(p.fees) };
+      pos = new SpotPosition(p.asset, p.venue ?? undefined, lots, d(p.realized), d(p.fees));
     } else {
       pos = {
         kind: 'derivative',
