@@ -33,7 +33,7 @@ describe('book diffs', () => {
     fc.assert(
       fc.property(fc.array(arbBook, { minLength: 1, maxLength: 8 }), fc.nat(), fc.nat(), (books, a, b) => {
         const states = books.map(indexPositions);
-        const diffs = states.map((s, k) => diffPositions(k === 0 ? undefined : states[k - 1], s));
+        const diffs = books.map((s, k) => diffPositions(k === 0 ? undefined : books[k - 1], s));
         const i = a % states.length;
         const j = i + (b % (states.length - i));
         const merged = new MergedDiff();
@@ -48,11 +48,34 @@ describe('book diffs', () => {
   it('a position whose report is another object with the same JSON is not changed; one with other figures is', () => {
     fc.assert(
       fc.property(arbBook, (book) => {
-        const before = indexPositions(book);
-        const copies = indexPositions(book.map((p) => ({ ...p })));
-        expect(diffPositions(before, copies)).toEqual({ changed: [], removed: [] });
-        const moved = indexPositions(book.map((p) => ({ ...p, qty: `${p.qty}1` })));
-        expect(diffPositions(before, moved).changed).toHaveLength(book.length);
+        const copies = book.map((p) => ({ ...p }));
+        expect(diffPositions(book, copies)).toEqual({ changed: [], removed: [] });
+        const moved = book.map((p) => ({ ...p, qty: `${p.qty}1` }));
+        expect(diffPositions(book, moved).changed).toHaveLength(book.length);
+      }),
+    );
+  });
+
+  it('walked side by side (a book in the same order, some reports kept, some new, some other figures) it equals the diff by identity', () => {
+    fc.assert(
+      fc.property(arbBook, fc.array(fc.constantFrom('keep', 'copy', 'move', 'drop'), { minLength: 12, maxLength: 12 }), fc.boolean(), (book, fate, shuffle) => {
+        const after: PositionReport[] = [];
+        for (const [i, p] of book.entries()) {
+          const f = fate[i]!;
+          if (f === 'keep') after.push(p);
+          else if (f === 'copy') after.push({ ...p });
+          else if (f === 'move') after.push({ ...p, qty: `${p.qty}7` });
+        }
+        if (shuffle) after.reverse();
+        const d = diffPositions(book, after);
+        // The reference: by identity, through maps.
+        const was = indexPositions(book);
+        const now = indexPositions(after);
+        const changed = after.filter((p) => JSON.stringify(was.get(positionKey(p))) !== JSON.stringify(p));
+        const removed = book.filter((p) => !now.has(positionKey(p))).map(positionKey);
+        expect(d.changed).toEqual(changed);
+        expect(d.changed.every((p, i) => p === changed[i])).toBe(true);
+        expect(d.removed.map(positionKey)).toEqual(removed);
       }),
     );
   });

@@ -18,9 +18,6 @@ export interface PositionRef {
   readonly venue?: string;
 }
 
-/** The positions of one update, by identity. */
-export type PositionIndex = ReadonlyMap<string, PositionReport>;
-
 export function positionKey(p: PositionRef): string {
   return p.venue === undefined ? `${p.kind}\u0000${p.asset}` : `${p.kind}\u0000${p.asset}\u0000${p.venue}`;
 }
@@ -48,16 +45,45 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** `after` against `before` (undefined: nothing before, every position is new). */
-export function diffPositions(before: PositionIndex | undefined, after: PositionIndex): BookDiff {
+/** Whether two reports are of the same position (its identity: asset, kind, venue). */
+function samePosition(a: PositionReport, b: PositionReport): boolean {
+  return a.asset === b.asset && a.kind === b.kind && a.venue === b.venue;
+}
+
+/**
+ * `after` against `before` (undefined: nothing before, every position is new). A book's updates
+ * list its positions in the same order (report.ts: by their key in the book), so the common case
+ * is walked side by side, with no index built: the same positions at the same places, most of
+ * them the same report objects. When positions came or went (or the orders differ), both are
+ * indexed by identity.
+ */
+export function diffPositions(before: readonly PositionReport[] | undefined, after: readonly PositionReport[]): BookDiff {
+  const changed: PositionReport[] = [];
+  if (before === undefined) return { changed: [...after], removed: [] };
+  if (before.length === after.length) {
+    let i = 0;
+    for (; i < after.length; i++) {
+      const p = after[i]!;
+      const was = before[i]!;
+      if (was === p) continue;
+      if (!samePosition(was, p)) break;
+      if (!bytesEqual(positionBytes(was), positionBytes(p))) changed.push(p);
+    }
+    if (i === after.length) return { changed, removed: [] };
+  }
+  return diffIndexed(indexPositions(before), indexPositions(after));
+}
+
+/** `diffPositions` by identity, whatever the order. */
+function diffIndexed(before: ReadonlyMap<string, PositionReport>, after: ReadonlyMap<string, PositionReport>): BookDiff {
   const changed: PositionReport[] = [];
   const removed: PositionRef[] = [];
   for (const [k, p] of after) {
-    const was = before?.get(k);
+    const was = before.get(k);
     if (was === p) continue;
     if (was === undefined || !bytesEqual(positionBytes(was), positionBytes(p))) changed.push(p);
   }
-  if (before !== undefined) for (const [k, p] of before) if (!after.has(k)) removed.push(positionRef(p));
+  for (const [k, p] of before) if (!after.has(k)) removed.push(positionRef(p));
   return { changed, removed };
 }
 

@@ -29,7 +29,7 @@ import { decodeTradeLine } from '../domain/tradeline.js';
 import { validateEvent } from '../domain/validate.js';
 import { decodeStored, type Incoming, type Outcome, type PgStore, type Rejection, type SerializedCheckpointBook } from '../adapters/pg/store.js';
 import { submitInMemory, submitWithHistory } from './history.js';
-import { diffPositions, indexPositions, type PositionIndex, type PositionRef } from './book-diff.js';
+import { diffPositions, type PositionRef } from './book-diff.js';
 import { withPositions } from './positions-json.js';
 import { runSliced } from './slices.js';
 import { EventTally, type ServiceObserver } from './observer.js';
@@ -57,7 +57,7 @@ export interface BookUpdate {
 /** What a book's last update on the sink (NATS) held: the base of the next delta. */
 interface SinkBase {
   readonly seq: number;
-  readonly index: PositionIndex;
+  readonly positions: readonly PositionReport[];
   /** When the last whole-book update (`snapshot`) went (ms since the epoch). */
   readonly fullAt: number;
 }
@@ -224,7 +224,7 @@ export class Service {
    * batch's acknowledgements once it is booked (one write to the broker, not one per update and
    * one for the acks: each write wakes the broker).
    */
-  private outbox: [BookUpdate, PositionIndex][] | undefined;
+  private outbox: BookUpdate[] | undefined;
   private readonly lastPublished = new Map<string, number>();
   private readonly toPublish = new Set<string>();
   private publishTimer: NodeJS.Timeout | undefined;
@@ -235,7 +235,7 @@ export class Service {
   /** When an update of each book was last refused by the sink and logged. */
   private readonly updateWarned = new Map<string, number>();
   /** Each book's last update (its seq and positions): what the next one is a delta of. */
-  private readonly lastUpdate = new Map<string, { seq: number; index: PositionIndex }>();
+  private readonly lastUpdate = new Map<string, { seq: number; positions: readonly PositionReport[] }>();
   /** Each book's last update taken by the sink. */
   private readonly sinkBase = new Map<string, SinkBase>();
   private maxTs: TsUs = Number.MIN_SAFE_INTEGER;
@@ -475,7 +475,7 @@ export class Service {
         // The updates, then the acks, in one synchronous run: the broker client sends them in one write.
         const out = this.outbox;
         this.outbox = undefined;
-        for (const [update, index] of out) this.publishUpdate(update, index);
+        for (const update of out) this.publishUpdate(update);
       }
       for (let i = 0; i < batch.length; i++) {
         const d = batch[i]!;
@@ -752,13 +752,12 @@ export class Service {
       const r = await runSliced(bookUpdateSteps(this.ledger, book), 4, busy);
       const t0 = performance.now();
       const positions = r?.positions ?? [];
-      const index = indexPositions(positions);
       const prev = this.lastUpdate.get(book);
       const seq = this.stats.lastSeq;
-      const update: BookUpdate = { book, seq, prevSeq: prev?.seq ?? 0, at, summary: r?.summary, positions, ...diffPositions(prev?.index, index) };
-      this.lastUpdate.set(book, { seq, index });
-      if (this.outbox !== undefined) this.outbox.push([update, index]);
-      else this.publishUpdate(update, index);
+      const update: BookUpdate = { book, seq, prevSeq: prev?.seq ?? 0, at, summary: r?.summary, positions, ...diffPositions(prev?.positions, positions) };
+      this.lastUpdate.set(book, { seq, positions });
+      if (this.outbox !== undefined) this.outbox.push(update);
+      else this.publishUpdate(update);
       this.onUpdate?.(update);
       this.updateCost.set(book, busy.ms + performance.now() - t0);
     }
@@ -779,7 +778,7 @@ export class Service {
    * events are booked and must be acknowledged. The positions' bytes are kept from earlier
    * updates (`withPositions`).
    */
-  private publishUpdate(update: BookUpdate, index: PositionIndex): void {
+  private publishUpdate(update: BookUpdate): void {
     const sink = this.sink!;
     const book = update.book;
     const base = this.sinkBase.get(book);
@@ -793,7 +792,7 @@ export class Service {
     }
     if (body === undefined && base !== undefined) {
       // The common case: the sink took the previous update, so its delta is the update's.
-      const d = base.seq === update.prevSeq ? update : diffPositions(base.index, index);
+      const d = base.seq === update.prevSeq ? update : diffPositions(base.positions, update.positions);
       body = withPositions({ ...head('delta'), removed: d.removed }, d.changed, sink.maxPayload);
     }
     // A reset counts as a snapshot for the timing: a book too large for one is not tried at every update.
@@ -805,7 +804,7 @@ export class Service {
     if (body !== undefined) {
       try {
         sink.publish(`${this.config.updatesPrefix}.${book}`, body);
-        this.sinkBase.set(book, { seq: update.seq, index, fullAt: full ? now : base!.fullAt });
+        this.sinkBase.set(book, { seq: update.seq, positions: update.positions, fullAt: full ? now : base!.fullAt });
         return;
       } catch (e) {
         err = e;

@@ -673,11 +673,22 @@ function venueRecord(cells: readonly (string | Dec)[], only: string | undefined)
       sums.push(cells[i + 1] as Dec);
     } else sums[at] = sums[at]!.add(cells[i + 1] as Dec);
   }
-  const order = venues.length < 2 ? [0] : venues.map((_, i) => i).sort((a, b) => (venues[a]! < venues[b]! ? -1 : venues[a]! > venues[b]! ? 1 : 0));
+  // In name order: an insertion sort of the few (sort() would copy them and call back per pair).
+  for (let i = 1; i < venues.length; i++) {
+    const v = venues[i]!;
+    const q = sums[i]!;
+    let j = i - 1;
+    for (; j >= 0 && venues[j]! > v; j--) {
+      venues[j + 1] = venues[j]!;
+      sums[j + 1] = sums[j]!;
+    }
+    venues[j + 1] = v;
+    sums[j + 1] = q;
+  }
   const out: Record<string, string> = {};
-  for (const i of order) {
-    const q = sums[i];
-    if (q !== undefined && !q.isZero()) out[venues[i]!] = q.toString();
+  for (let i = 0; i < venues.length; i++) {
+    const q = sums[i]!;
+    if (!q.isZero()) out[venues[i]!] = q.toString();
   }
   return out;
 }

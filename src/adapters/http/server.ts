@@ -235,7 +235,7 @@ export function buildServer(service: Service, options: Partial<HttpOptions> = {}
     if (isReply(lots)) return lots;
     const options = { ...(books === undefined ? {} : { books }), lots };
     const report = at === undefined ? service.positions(options) : await service.reportAt(at, options);
-    const positions = report.positions.filter((p) => (q.asset === undefined || p.asset === q.asset) && (q.venue === undefined || p.byVenue[q.venue] !== undefined));
+    const positions = q.asset === undefined && q.venue === undefined ? report.positions : report.positions.filter((p) => (q.asset === undefined || p.asset === q.asset) && (q.venue === undefined || p.byVenue[q.venue] !== undefined));
     // The JSON of { asOf, reporting, seq, positions }, each unchanged position's bytes kept from earlier answers, written in chunks.
     const body = positionsBody({ asOf: report.asOf, reporting: report.reporting, seq: service.stats.lastSeq }, positions);
     return reply.type('application/json; charset=utf-8').header('content-length', body.length).send(Readable.from(body.chunks));
