@@ -174,6 +174,39 @@ class Cell implements BalanceCell {
     }
     this.d = undefined;
   }
+
+  /** qty = qty + (bu, bs), as Dec.add: a cash or quote cell's amount (often wider than 64 bits). */
+  addUnits(bu: bigint, bs: number): void {
+    if (bu === 0n) return;
+    if (this.u === 0n) {
+      this.u = bu;
+      this.s = bs;
+    } else if (this.s === bs) this.u += bu;
+    else if (this.s > bs) this.u += bu * pow10(this.s - bs);
+    else {
+      this.u = this.u * pow10(bs - this.s) + bu;
+      this.s = bs;
+    }
+    this.d = undefined;
+  }
+
+  /**
+   * As `addUnits`, for a fill's base quantity: the same code kept apart so that V8's record of
+   * the operands (quantities fit in 64 bits) keeps these bigint operations inline (see lots.ts).
+   */
+  addQty(bu: bigint, bs: number): void {
+    if (bu === 0n) return;
+    if (this.u === 0n) {
+      this.u = bu;
+      this.s = bs;
+    } else if (this.s === bs) this.u += bu;
+    else if (this.s > bs) this.u += bu * pow10(this.s - bs);
+    else {
+      this.u = this.u * pow10(bs - this.s) + bu;
+      this.s = bs;
+    }
+    this.d = undefined;
+  }
 }
 
 /** The positions and balances a spot fill touches (base and quote positions undefined when cash). */
@@ -506,11 +539,23 @@ function bookTrade(s: BookState, e: TradeEvent, ctx: BookingContext, rates: Rate
   return bookSpotTrade(s, e, s.spotRoute(e.venue, e.account, found.instrument, ctx.marks), ctx, rates);
 }
 
+/**
+ * Whether spot fills take `spotTradeRaw` when they can (always, but for the property test that
+ * holds it to the Dec path).
+ */
+export const SPOT_FAST_PATH = { on: true };
+
 function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: BookingContext, rates: Rates): Outcome {
   const marks = ctx.marks;
   const inst = route.inst;
   const rQ = route.quoteIsCash ? Dec.ONE : quoteRate(route, marks, rates);
   if (rQ === undefined) return rates.missing(inst.quote);
+  // The common case: no fee, or one fee in the quote, and every fee beside the lots' cost.
+  const fees = e.fees;
+  if (SPOT_FAST_PATH.on && (fees.length === 0 || (fees.length === 1 && fees[0]!.asset === inst.quote && inst.quote !== inst.base && (s.settings.fees === 'separate' || fees[0]!.amount.u === 0n)))) {
+    spotTradeRaw(s, e, route, rQ);
+    return undefined;
+  }
   const u = e.price.mul(rQ);
   const d = e.side === 'buy' ? e.qty : e.qty.neg();
   // The common case, one fee in the quote (or none), needs no fee split (no allocation).
@@ -564,6 +609,79 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
   route.baseBalance.add(baseDelta);
   route.quoteBalance.add(quoteDelta);
   return undefined;
+}
+
+/**
+ * A spot fill with no fee or one fee in the quote, fees beside the cost: what the Dec path below
+ * does, on raw units, with no Dec made (property-tested to give the same state to the unit and
+ * scale). The base's leg is Δ = ±qty at the unit u = price × r(QUOTE), its cash −Δ × u; the
+ * quote's leg is −Δ × price − fee at r(QUOTE); the fee's value goes to the base's `fees` (or the
+ * book's cash fees).
+ */
+function spotTradeRaw(s: BookState, e: TradeEvent, route: SpotRoute, rQ: Dec): void {
+  const inst = route.inst;
+  const qty = e.qty;
+  const price = e.price;
+  const buy = e.side === 'buy';
+  const du = buy ? qty.u : -qty.u;
+  const ds = qty.s;
+  // −Δ × price (Dec.mulNeg).
+  const product = qty.u * price.u;
+  const nu = buy ? -product : product;
+  const ns = ds + price.s;
+  // The quote's Δ: notional − fee (Dec.sub).
+  let qu = nu;
+  let qs = ns;
+  let fu = 0n;
+  let fs = 0;
+  if (e.fees.length === 1) {
+    const f = e.fees[0]!.amount;
+    fu = f.u;
+    fs = f.s;
+    if (fu !== 0n) {
+      if (qs === fs) qu -= fu;
+      else if (qs > fs) qu -= fu * pow10(qs - fs);
+      else {
+        qu = qu * pow10(fs - qs) - fu;
+        qs = fs;
+      }
+    }
+  }
+  s.touch(inst.base);
+  s.touch(inst.quote);
+  const cash = rQ === Dec.ONE;
+  const base = route.base;
+  if (base !== undefined) {
+    // u = price × r(QUOTE); the base's cash −Δ × u is the notional when r(QUOTE) is one.
+    if (cash) legRaw(s, base, du, ds, nu, ns, price.u, price.s, e.ts);
+    else {
+      const uu = price.u * rQ.u;
+      const us = price.s + rQ.s;
+      const p = qty.u * uu;
+      legRaw(s, base, du, ds, buy ? -p : p, ds + us, uu, us, e.ts);
+    }
+    // The fee's value: fee × r(QUOTE) (Dec.mul, which keeps the fee itself at a rate of one).
+    if (cash) base.addFees(fu, fs);
+    else base.addFees(fu * rQ.u, fs + rQ.s);
+  } else if (fu !== 0n) {
+    s.cashFees = s.cashFees.add(cash ? new Dec(fu, fs) : new Dec(fu * rQ.u, fs + rQ.s));
+  }
+  const quote = route.quote;
+  // A zero leg on the quote would realize its cash, −0 × r: nothing.
+  if (quote !== undefined && qu !== 0n) {
+    const p = qu * rQ.u;
+    legRaw(s, quote, qu, qs, -p, qs + rQ.s, rQ.u, rQ.s, e.ts);
+  }
+  route.baseBalance.addQty(du, ds);
+  route.quoteBalance.addUnits(qu, qs);
+}
+
+/** applyLeg for a leg at an exact unit, from raw units (Decs made only for a HIFO or WAC book). */
+function legRaw(s: BookState, pos: SpotPosition, du: bigint, ds: number, cu: bigint, cs: number, uu: bigint, us: number, ts: TsUs): void {
+  const lots = pos.lots;
+  if (lots.legAtUnit !== undefined) {
+    if (lots.legAtUnit(du, ds, cu, cs, uu, us, ts, s.lotSeq, pos)) s.lotSeq++;
+  } else applyLeg(s, pos, new Dec(du, ds), new Dec(cu, cs), new Dec(uu, us), ts);
 }
 
 /**
