@@ -113,6 +113,11 @@ export class Ledger {
   private readonly lines = new Map<string, BookLine>();
   /** Ids seen with their events, for idempotency and corrections (retain mode). */
   private readonly seen = new Map<string, LedgerEvent>();
+  /**
+   * The marks', venue reports' and terms' events put in `seen`, in the order they came: what
+   * `trim` lets go of (without a pass over every id held, which the books' events fill).
+   */
+  private heldRefs: LedgerEvent[] = [];
   /** Ids seen (streaming mode): a repeat, or a correction, asks for the retaining replay. */
   private readonly seenIds = new IdHashSet();
   private readonly cancels = new Map<string, CancelEvent[]>();
@@ -165,10 +170,10 @@ export class Ledger {
       if (!this.instruments.register(e.symbol, e.venue, e.multiplier)) {
         return { status: 'rejected', code: 'INSTRUMENT_CONFLICT', message: `instrument ${e.symbol}@${e.venue ?? '*'}: terms already registered with another multiplier` };
       }
-      if (this.config.retain) this.seen.set(e.id, e);
+      if (this.config.retain) this.hold(e);
       return STORED;
     }
-    if (this.config.retain) this.seen.set(e.id, e);
+    if (this.config.retain) this.hold(e);
     switch (e.type) {
       case 'balance':
         this.reports.push(e);
@@ -431,10 +436,14 @@ export class Ledger {
       this.windowed = true;
       out.push({ book: l.book, base: { key: l.base, state: snap.state } });
     }
-    for (const [id, e] of this.seen) {
+    const held: LedgerEvent[] = [];
+    for (const e of this.heldRefs) {
+      if (this.seen.get(e.id) !== e) continue; // let go of already
       // Kept when corrected: a correction's target stays known (and an invalid one stays reported).
-      if (e.ts < cut && (e.type === 'price' || e.type === 'balance' || e.type === 'instrument') && !this.cancels.has(id) && !this.amends.has(id)) this.forget(id);
+      if (e.ts < cut && !this.cancels.has(e.id) && !this.amends.has(e.id)) this.forget(e.id);
+      else held.push(e);
     }
+    this.heldRefs = held;
     // Reports: those from `cut` on, and the latest before it of each (venue, account, asset).
     const latest = new Map<string, BalanceEvent>();
     for (const r of this.reports) {
@@ -451,12 +460,21 @@ export class Ledger {
   /** Forgets an event and every correction of it (their effects stay in the states). */
   private forget(id: string): void {
     this.seen.delete(id);
-    for (const m of [this.cancels, this.amends]) {
-      const cs = m.get(id);
-      if (cs === undefined) continue;
-      m.delete(id);
-      for (const c of cs) this.forget(c.id);
-    }
+    if (this.cancels.size > 0) this.forgetCorrections(this.cancels, id);
+    if (this.amends.size > 0) this.forgetCorrections(this.amends, id);
+  }
+
+  private forgetCorrections(m: Map<string, (CancelEvent | AmendEvent)[]>, id: string): void {
+    const cs = m.get(id);
+    if (cs === undefined) return;
+    m.delete(id);
+    for (const c of cs) this.forget(c.id);
+  }
+
+  /** Puts `e` in `seen` (and in `heldRefs` when `trim` lets go of its kind by time). */
+  private hold(e: LedgerEvent): void {
+    this.seen.set(e.id, e);
+    if (e.type === 'price' || e.type === 'balance' || e.type === 'instrument') this.heldRefs.push(e);
   }
 
   /**
@@ -495,7 +513,7 @@ export class Ledger {
   remember(events: readonly LedgerEvent[]): void {
     for (const e of events) {
       if (this.seen.has(e.id)) continue;
-      this.seen.set(e.id, e);
+      this.hold(e);
       if (e.type === 'cancel') pushTo(this.cancels, e.target, e);
       else if (e.type === 'amend') pushTo(this.amends, e.target, e, true);
     }

@@ -197,3 +197,21 @@ describe('instrument terms', () => {
     expect(!okx.ok && okx.issues[0]!.code).toBe('UNKNOWN_INSTRUMENT');
   });
 });
+
+describe('trim', () => {
+  it('lets go of the marks, venue reports and terms before the cut, except corrected ones; a repeat after it is new again', () => {
+    const d = new Desk();
+    const mark = (id: string, ts: string): Wire => ({ type: 'price', id, ts, asset: 'BTC', quote: 'USD', price: '42000' });
+    d.submit(mark('m1', '2026-01-02T09:00:00Z'));
+    d.submit(mark('m2', '2026-01-02T09:30:00Z'));
+    d.submit(mark('m3', '2026-01-02T11:00:00Z'));
+    d.submit({ type: 'balance', id: 'r1', ts: '2026-01-02T09:10:00Z', venue: 'coinbase', asset: 'BTC', total: '1' });
+    d.submit({ type: 'cancel', id: 'c1', ts: '2026-01-02T09:40:00Z', target: 'm2' });
+    d.submit(T1);
+    d.ledger.trim(Date.UTC(2026, 0, 2, 10) * 1000);
+    expect(['m1', 'm2', 'm3', 'r1', 'c1'].map((id) => d.ledger.knows(id))).toEqual([false, true, true, false, true]);
+    // Let go of: the same id again is taken as new (it is no longer held to compare with).
+    expect(d.submit(mark('m1', '2026-01-02T09:00:00Z')).status).not.toBe('duplicate');
+    expect(d.submit(mark('m3', '2026-01-02T11:00:00Z')).status).toBe('duplicate');
+  });
+});
