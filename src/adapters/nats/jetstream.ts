@@ -499,24 +499,45 @@ class CumulativeAcks {
  * the consumer's time). `$JS.ACK.[<domain>.<account hash>.]<stream>.<consumer>.<count>.<stream
  * seq>.<consumer seq>.<ts>.<pending>[.<token>]`, read from the end: names hold no dots.
  */
-function deliveryOf(msg: JsMsg): { seq: number; dseq: number; count: number } {
+export function deliveryOf(msg: JsMsg): { seq: number; dseq: number; count: number } {
   const reply = (msg as JsMsg & { readonly reply?: unknown }).reply;
   if (typeof reply === 'string' && reply.startsWith('$JS.ACK.')) {
+    // The dots after `$JS.ACK.`, counted, and the last seven kept (from the end).
     let dots = 0;
-    for (let i = 8; i < reply.length; i++) if (reply.charCodeAt(i) === 46) dots++;
-    // after `$JS.ACK.`: 6 dots in the old form, 8 with domain and account hash, 9 with a token
+    const at = DOTS;
+    for (let i = reply.length - 1; i >= 8; i--) {
+      if (reply.charCodeAt(i) === 46) {
+        if (dots < 7) at[dots] = i;
+        dots++;
+      }
+    }
+    // 6 dots in the old form, 8 with domain and account hash, 9 with a token: from the end,
+    // [token.]pending, ts, consumer seq, stream seq, count.
     if (dots === 6 || dots === 8 || dots === 9) {
-      const pendingAt = reply.lastIndexOf('.', dots === 9 ? reply.lastIndexOf('.') - 1 : reply.length);
-      const tsAt = reply.lastIndexOf('.', pendingAt - 1);
-      const dseqAt = reply.lastIndexOf('.', tsAt - 1);
-      const seqAt = reply.lastIndexOf('.', dseqAt - 1);
-      const countAt = reply.lastIndexOf('.', seqAt - 1);
-      const at = { seq: Number(reply.slice(seqAt + 1, dseqAt)), dseq: Number(reply.slice(dseqAt + 1, tsAt)), count: Number(reply.slice(countAt + 1, seqAt)) };
-      if (at.seq > 0 && at.dseq > 0 && at.count > 0) return at;
+      const k = dots === 9 ? 1 : 0; // at[k] ends the ts field
+      const dseq = digitsBetween(reply, at[k + 2]!, at[k + 1]!);
+      const seq = digitsBetween(reply, at[k + 3]!, at[k + 2]!);
+      const count = digitsBetween(reply, at[k + 4]!, at[k + 3]!);
+      if (seq > 0 && dseq > 0 && count > 0) return { seq, dseq, count };
     }
   }
   const info = msg.info;
   return { seq: info.streamSequence, dseq: info.deliverySequence, count: info.deliveryCount };
+}
+
+/** The positions of the last dots of a reply subject (reused: `deliveryOf` is synchronous). */
+const DOTS: number[] = [0, 0, 0, 0, 0, 0, 0];
+
+/** The decimal number strictly between two indices of `s`; 0 when it is not all digits (or too long to be exact). */
+function digitsBetween(s: string, from: number, to: number): number {
+  if (to - from < 2 || to - from > 17) return 0; // 1 to 16 digits
+  let n = 0;
+  for (let i = from + 1; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return 0;
+    n = n * 10 + d;
+  }
+  return n <= Number.MAX_SAFE_INTEGER ? n : 0;
 }
 
 /** A delivery under cumulative acks: also its own entry in the bookkeeping of `CumulativeAcks`. */
