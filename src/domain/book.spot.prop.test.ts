@@ -30,7 +30,9 @@ function bookText(s: BookState): string {
   }
   for (const [venue, accounts] of s.balances) for (const [account, assets] of accounts) for (const [asset, cell] of assets) out.push(`${venue}/${account}/${asset}: ${raw(cell.qty)}`);
   out.push(`cashFees ${raw(s.cashFees)} lotSeq ${s.lotSeq} booked ${s.booked} unbooked ${[...s.unbooked.keys()].join(',')}`);
-  out.push(`stamps ${[...s.stamps].join(',')} changes ${s.changes}`);
+  const stamps: string[] = [];
+  s.stamps.forEach((stamp, asset) => stamps.push(`${asset}=${stamp}`));
+  out.push(`stamps ${stamps.sort().join(',')} changes ${s.changes}`);
   return out.join('\n');
 }
 

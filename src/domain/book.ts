@@ -209,6 +209,38 @@ class Cell implements BalanceCell {
   }
 }
 
+/** One asset's change stamp (see BookState.stamps), held by the routes that change it. */
+export interface StampSlot {
+  n: number;
+}
+
+/**
+ * Per asset, the change count at its last change: read as a map (`get`, `forEach`), written
+ * through slots that a spot route keeps for its two assets, so that a fill stamps them without a
+ * lookup. An asset with a slot but no change yet reads 0, as an unstamped asset does (`?? 0`).
+ */
+export class Stamps {
+  private readonly slots = new Map<string, StampSlot>();
+
+  get(asset: string): number | undefined {
+    return this.slots.get(asset)?.n;
+  }
+
+  forEach(f: (stamp: number, asset: string) => void): void {
+    this.slots.forEach((slot, asset) => f(slot.n, asset));
+  }
+
+  /** The asset's slot, made on first use. */
+  slot(asset: string): StampSlot {
+    let slot = this.slots.get(asset);
+    if (slot === undefined) {
+      slot = { n: 0 };
+      this.slots.set(asset, slot);
+    }
+    return slot;
+  }
+}
+
 /** The positions and balances a spot fill touches (base and quote positions undefined when cash). */
 export interface SpotRoute {
   readonly inst: SpotInstrument;
@@ -219,6 +251,9 @@ export interface SpotRoute {
   readonly quoteIsCash: boolean;
   readonly baseBalance: Cell;
   readonly quoteBalance: Cell;
+  /** The base's and the quote's change stamps. */
+  readonly baseStamp: StampSlot;
+  readonly quoteStamp: StampSlot;
 }
 
 export interface Unbooked {
@@ -255,7 +290,7 @@ export class BookState {
    * `clone`: a kept valuation is of one state object.
    */
   changes = 0;
-  readonly stamps = new Map<string, number>();
+  readonly stamps = new Stamps();
 
   constructor(
     readonly book: string,
@@ -289,7 +324,7 @@ export class BookState {
 
   /** Records that what `asset`'s positions are valued from may change (see `stamps`). */
   touch(asset: string): void {
-    this.stamps.set(asset, ++this.changes);
+    this.stamps.slot(asset).n = ++this.changes;
   }
 
   spot(asset: string, venue: string): SpotPosition {
@@ -377,6 +412,8 @@ export class BookState {
         quoteIsCash: marks.isCash(inst.quote),
         baseBalance: this.balanceCell(venue, account, inst.base),
         quoteBalance: this.balanceCell(venue, account, inst.quote),
+        baseStamp: this.stamps.slot(inst.base),
+        quoteStamp: this.stamps.slot(inst.quote),
       };
       byInst.set(inst.symbol, r);
     }
@@ -619,7 +656,6 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
  * book's cash fees).
  */
 function spotTradeRaw(s: BookState, e: TradeEvent, route: SpotRoute, rQ: Dec): void {
-  const inst = route.inst;
   const qty = e.qty;
   const price = e.price;
   const buy = e.side === 'buy';
@@ -647,8 +683,8 @@ function spotTradeRaw(s: BookState, e: TradeEvent, route: SpotRoute, rQ: Dec): v
       }
     }
   }
-  s.touch(inst.base);
-  s.touch(inst.quote);
+  route.baseStamp.n = ++s.changes;
+  route.quoteStamp.n = ++s.changes;
   const cash = rQ === Dec.ONE;
   const base = route.base;
   if (base !== undefined) {

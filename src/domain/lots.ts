@@ -549,8 +549,10 @@ class QueueBook implements LotBook {
       const qu = this.qu[idx]!;
       const qs = this.qs[idx]!;
       const us = this.us[idx]!;
-      // |lot| vs |left|, compared on the signed values.
-      const c = short ? qCmp(lu, ls, qu, qs) : qCmp(qu, qs, lu, ls);
+      // |lot| vs |left|, compared on the signed values (as one would be short: the other way).
+      const a = short ? lu : qu;
+      const b = short ? qu : lu;
+      const c = ls === qs ? (a < b ? -1 : a > b ? 1 : 0) : short ? qCmp(lu, ls, qu, qs) : qCmp(qu, qs, lu, ls);
       if (c <= 0) {
         this.costAt(idx);
         addRaw(ru, rs, RU, RS);
