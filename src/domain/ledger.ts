@@ -118,6 +118,8 @@ export class Ledger {
    * `trim` lets go of (without a pass over every id held, which the books' events fill).
    */
   private heldRefs: LedgerEvent[] = [];
+  /** Windows' events a deferred trim has yet to let go of (`forgetSome`): each a range of an old timeline. */
+  private deferred: { events: readonly LedgerEvent[]; at: number; end: number }[] = [];
   /** Ids seen (streaming mode): a repeat, or a correction, asks for the retaining replay. */
   private readonly seenIds = new IdHashSet();
   private readonly cancels = new Map<string, CancelEvent[]>();
@@ -415,7 +417,8 @@ export class Ledger {
    * A later event before a base asks for history (`status: 'history'`). Returns the new bases, for
    * the caller to keep where `rebase` can find them again.
    */
-  trim(cut: TsUs, maxKeep = Number.MAX_SAFE_INTEGER): { book: string; base: BookBase }[] {
+  trim(cut: TsUs, maxKeep = Number.MAX_SAFE_INTEGER, options: { deferForget?: boolean } = {}): { book: string; base: BookBase }[] {
+    this.forgetDeferred();
     const out: { book: string; base: BookBase }[] = [];
     for (const l of this.lines.values()) {
       // The latest snapshot before `cut`…
@@ -429,7 +432,8 @@ export class Ledger {
       if (s < 0) continue;
       const snap = l.snapshots[s]!;
       const last = l.timeline[snap.index - 1]!;
-      for (let i = 0; i < snap.index; i++) this.forget(l.timeline[i]!.id);
+      if (options.deferForget === true) this.deferred.push({ events: l.timeline, at: 0, end: snap.index });
+      else for (let i = 0; i < snap.index; i++) this.forget(l.timeline[i]!.id);
       l.timeline = l.timeline.slice(snap.index);
       l.snapshots = l.snapshots.slice(s).map((x) => ({ index: x.index - snap.index, state: x.state }));
       l.base = { ts: last.ts, id: last.id };
@@ -458,6 +462,32 @@ export class Ledger {
   }
 
   /** Forgets an event and every correction of it (their effects stay in the states). */
+  /**
+   * Lets go of up to `max` of the ids a deferred trim left held (`trim(…, { deferForget: true })`:
+   * a large window lets go of hundreds of thousands, which the caller spreads over slices).
+   * Returns whether any are left. Until then they are held as if remembered: a repeat is still
+   * a duplicate, a correction of one still finds it (and asks for its history).
+   */
+  forgetSome(max: number): boolean {
+    let n = 0;
+    while (this.deferred.length > 0) {
+      const d = this.deferred[0]!;
+      while (d.at < d.end && n < max) {
+        const e = d.events[d.at++]!;
+        if (this.seen.get(e.id) === e) this.forget(e.id);
+        n++;
+      }
+      if (d.at < d.end) return true;
+      this.deferred.shift();
+    }
+    return false;
+  }
+
+  /** Lets go of every id a deferred trim left held (before anything that holds events again). */
+  private forgetDeferred(): void {
+    if (this.deferred.length > 0) this.forgetSome(Number.MAX_SAFE_INTEGER);
+  }
+
   private forget(id: string): void {
     this.seen.delete(id);
     if (this.cancels.size > 0) this.forgetCorrections(this.cancels, id);
@@ -483,6 +513,7 @@ export class Ledger {
    * them (events already held here may be among them). Answers a `history` need.
    */
   rebase(book: string, base: BookBase | undefined, events: readonly LedgerEvent[]): void {
+    this.forgetDeferred();
     this.remember(events);
     const l = this.line(book);
     const originals = new Map<string, BookEvent>();
@@ -511,6 +542,7 @@ export class Ledger {
    * now targets), with their corrections: nothing is booked.
    */
   remember(events: readonly LedgerEvent[]): void {
+    this.forgetDeferred();
     for (const e of events) {
       if (this.seen.has(e.id)) continue;
       this.hold(e);

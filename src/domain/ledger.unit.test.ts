@@ -11,7 +11,7 @@ import { parse, position, type Wire } from '../../test/support/ledger.js';
 
 /** A ledger fed wire events one by one, as the replay app feeds it. */
 class Desk {
-  readonly ledger = new Ledger();
+  constructor(readonly ledger = new Ledger()) {}
   submit(w: Wire): SubmitResult {
     return this.ledger.submit(parse(this.ledger, w));
   }
@@ -213,5 +213,27 @@ describe('trim', () => {
     // Let go of: the same id again is taken as new (it is no longer held to compare with).
     expect(d.submit(mark('m1', '2026-01-02T09:00:00Z')).status).not.toBe('duplicate');
     expect(d.submit(mark('m3', '2026-01-02T11:00:00Z')).status).toBe('duplicate');
+  });
+});
+
+describe('deferred forgetting', () => {
+  it('a deferred trim keeps the windows\' old ids held until forgetSome lets go of them, a few at a time', () => {
+    const d = new Desk(new Ledger({ snapshotEvery: 3 }));
+    for (let i = 0; i < 10; i++) d.submit({ ...T1, id: `t${i}`, ts: `2026-01-02T10:00:0${i}Z` });
+    d.ledger.trim(Date.UTC(2026, 0, 3) * 1000, Number.MAX_SAFE_INTEGER, { deferForget: true });
+    const held = (): boolean[] => Array.from({ length: 10 }, (_, i) => d.ledger.knows(`t${i}`));
+    // Held still: the trim deferred letting go of them.
+    expect(held().every((x) => x)).toBe(true);
+    expect(d.submit({ ...T1, id: 't0', ts: '2026-01-02T10:00:00Z' }).status).toBe('duplicate');
+    let rounds = 0;
+    while (d.ledger.forgetSome(3)) rounds++;
+    expect(rounds).toBeGreaterThan(0);
+    const after = held();
+    expect(after.some((x) => !x)).toBe(true);
+    const plain = new Desk(new Ledger({ snapshotEvery: 3 }));
+    for (let i = 0; i < 10; i++) plain.submit({ ...T1, id: `t${i}`, ts: `2026-01-02T10:00:0${i}Z` });
+    plain.ledger.trim(Date.UTC(2026, 0, 3) * 1000);
+    expect(after).toEqual(Array.from({ length: 10 }, (_, i) => plain.ledger.knows(`t${i}`)));
+    expect(d.state()).toBe(plain.state());
   });
 });
