@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Dec } from './decimal.js';
 import { InstrumentRegistry } from './instrument.js';
-import { decodeTradeLine, forgetTradeLineMemos } from './tradeline.js';
+import { decodeTradeLine, forgetTradeLineMemos, tradeLinePlaceMisses } from './tradeline.js';
 import { validateEvent } from './validate.js';
 
 const registry = new InstrumentRegistry();
@@ -196,5 +196,17 @@ describe('decodeTradeLine with its memos', () => {
     // The second line's book is the remembered string, not a new slice of that line.
     expect(b?.book).toBe(a?.book);
     expect(b?.ts).toBe(a?.ts);
+  });
+
+  it('finds a place again whatever follows it, with or without an account, among many symbols that differ in one digit', () => {
+    forgetTradeLineMemos();
+    const line = (n: number, sym: number, account: boolean): string =>
+      `{"type":"trade","id":"f-${n}","ts":"2026-01-02T10:00:0${n % 10}Z","book":"b1","venue":"okx",${account ? '"account":"main",' : ''}"instrument":"A${String(sym).padStart(4, '0')}/USDT","side":"${n % 2 === 0 ? 'buy' : 'sell'}","qty":"0.${n + 1}","price":"${100 + n}.5","fee":{"asset":"USDT","amount":"0.01"}}`;
+    for (const account of [false, true]) {
+      const before = tradeLinePlaceMisses();
+      // 2,000 places (1,000 symbols, 2 sides), each seen 4 times with other ids, times and prices.
+      for (let round = 0; round < 4; round++) for (let sym = 0; sym < 1000; sym++) for (const n of [round * 2, round * 2 + 1]) expect(decodeTradeLine(line(n, sym, account), registry)).toBeDefined();
+      expect(tradeLinePlaceMisses() - before).toBe(2000);
+    }
   });
 });
