@@ -93,105 +93,70 @@ export function splitLot(lot: Lot, x: Dec): [Lot, Lot] {
 }
 
 /**
- * Raw decimal arithmetic for the queue's hot path: a result is left in (RU, RS) instead of a new
- * Dec, so a booking allocates only the bigint. Each helper gives exactly the units and scale the
- * Dec method it mirrors gives (the same value at the same scale, zero operands included).
+ * Raw decimal arithmetic for the queue's hot path, on (units, scale) pairs: each operation is a
+ * function of the units (a bigint) and one of the scale (a number), which together give exactly
+ * the units and scale the Dec method they mirror gives (the same value at the same scale, zero
+ * operands included). A result is then two locals, not a Dec nor a shared variable written per
+ * step (a store V8 cannot keep in registers, with a write barrier for each new bigint).
  *
- * Quantities and costs go through different helpers on purpose. V8 runs a bigint operation whose
- * operands have always fitted in 64 bits inline (a few ns); one that has seen a wider value calls
- * the runtime (~20 ns). Quantities stay well inside 64 bits while costs (units at 10+ places) often
- * do not, and an inlined helper keeps one record of what it has seen for every caller: so the
- * quantities' arithmetic has its own helpers (`q…`), which costs never reach.
+ * Quantities and costs go through different functions on purpose. V8 runs a bigint operation
+ * whose operands have always fitted in 64 bits inline (a few ns); one that has seen a wider value
+ * calls the runtime (~20 ns). Quantities stay well inside 64 bits while costs (units at 10+
+ * places) often do not, and an inlined function keeps one record of what it has seen for every
+ * caller: so the quantities' arithmetic has its own functions (`q…`), which costs never reach.
  */
-let RU = 0n;
-let RS = 0;
 
-/** (RU, RS) = a + b, as `Dec.add` (costs). */
-function addRaw(au: bigint, as: number, bu: bigint, bs: number): void {
-  if (bu === 0n) {
-    RU = au;
-    RS = as;
-  } else if (au === 0n) {
-    RU = bu;
-    RS = bs;
-  } else if (as === bs) {
-    RU = au + bu;
-    RS = as;
-  } else if (as > bs) {
-    RU = au + bu * pow10(as - bs);
-    RS = as;
-  } else {
-    RU = au * pow10(bs - as) + bu;
-    RS = bs;
-  }
+/** Units of a + b (costs), at the scale `addS` gives: as `Dec.add`. */
+function addU(au: bigint, as: number, bu: bigint, bs: number): bigint {
+  if (bu === 0n) return au;
+  if (au === 0n) return bu;
+  if (as === bs) return au + bu;
+  return as > bs ? au + bu * pow10(as - bs) : au * pow10(bs - as) + bu;
 }
 
-/** (RU, RS) = a − b, as `Dec.sub` (costs). */
-function subRaw(au: bigint, as: number, bu: bigint, bs: number): void {
-  if (bu === 0n) {
-    RU = au;
-    RS = as;
-  } else if (as === bs) {
-    RU = au - bu;
-    RS = as;
-  } else if (as > bs) {
-    RU = au - bu * pow10(as - bs);
-    RS = as;
-  } else {
-    RU = au * pow10(bs - as) - bu;
-    RS = bs;
-  }
+/** The scale of a + b (costs), as `Dec.add`. */
+function addS(au: bigint, as: number, bu: bigint, bs: number): number {
+  return bu === 0n ? as : au === 0n ? bs : as > bs ? as : bs;
 }
 
-/** (RU, RS) = a − b, as `a.add(b.neg())` (costs: a lot's cost from the leg's cash). */
-function addNegRaw(au: bigint, as: number, bu: bigint, bs: number): void {
-  if (bu === 0n) {
-    RU = au;
-    RS = as;
-  } else if (au === 0n) {
-    RU = -bu;
-    RS = bs;
-  } else subRaw(au, as, bu, bs);
+/** Units of a − b (costs), at the scale `subS` gives: as `Dec.sub`. */
+function subU(au: bigint, as: number, bu: bigint, bs: number): bigint {
+  if (bu === 0n) return au;
+  if (as === bs) return au - bu;
+  return as > bs ? au - bu * pow10(as - bs) : au * pow10(bs - as) - bu;
 }
 
-/** (RU, RS) = a + b, as `Dec.add` (quantities). */
-function qAdd(au: bigint, as: number, bu: bigint, bs: number): void {
-  if (bu === 0n) {
-    RU = au;
-    RS = as;
-  } else if (au === 0n) {
-    RU = bu;
-    RS = bs;
-  } else if (as === bs) {
-    RU = au + bu;
-    RS = as;
-  } else if (as > bs) {
-    RU = au + bu * pow10(as - bs);
-    RS = as;
-  } else {
-    RU = au * pow10(bs - as) + bu;
-    RS = bs;
-  }
+/** The scale of a − b (costs), as `Dec.sub`. */
+function subS(as: number, bu: bigint, bs: number): number {
+  return bu === 0n || as > bs ? as : bs;
 }
 
-/** (RU, RS) = a − b, as `Dec.sub` (quantities). */
-function qSub(au: bigint, as: number, bu: bigint, bs: number): void {
-  if (bu === 0n) {
-    RU = au;
-    RS = as;
-  } else if (as === bs) {
-    RU = au - bu;
-    RS = as;
-  } else if (as > bs) {
-    RU = au - bu * pow10(as - bs);
-    RS = as;
-  } else {
-    RU = au * pow10(bs - as) - bu;
-    RS = bs;
-  }
+/** Units of a + b (quantities), at the scale `qAddS` gives: as `Dec.add`. */
+function qAddU(au: bigint, as: number, bu: bigint, bs: number): bigint {
+  if (bu === 0n) return au;
+  if (au === 0n) return bu;
+  if (as === bs) return au + bu;
+  return as > bs ? au + bu * pow10(as - bs) : au * pow10(bs - as) + bu;
 }
 
-/** a vs b, as `Dec.cmp` (quantities). */
+/** The scale of a + b (quantities), as `Dec.add`. */
+function qAddS(au: bigint, as: number, bu: bigint, bs: number): number {
+  return bu === 0n ? as : au === 0n ? bs : as > bs ? as : bs;
+}
+
+/** Units of a − b (quantities), at the scale `qSubS` gives: as `Dec.sub`. */
+function qSubU(au: bigint, as: number, bu: bigint, bs: number): bigint {
+  if (bu === 0n) return au;
+  if (as === bs) return au - bu;
+  return as > bs ? au - bu * pow10(as - bs) : au * pow10(bs - as) - bu;
+}
+
+/** The scale of a − b (quantities), as `Dec.sub`. */
+function qSubS(as: number, bu: bigint, bs: number): number {
+  return bu === 0n || as > bs ? as : bs;
+}
+
+/** a vs b (quantities), as `Dec.cmp`. */
 function qCmp(au: bigint, as: number, bu: bigint, bs: number): number {
   if (as > bs) bu *= pow10(as - bs);
   else if (bs > as) au *= pow10(bs - as);
@@ -385,25 +350,14 @@ class QueueBook implements LotBook {
     }
   }
 
-  /** Lot i's cost into (RU, RS): its own, or qty × unit. */
-  private costAt(i: number): void {
-    const us = this.us[i]!;
-    if (us < 0) {
-      RU = this.cu[i]!;
-      RS = this.cs[i]!;
-    } else {
-      RU = this.qu[i]! * this.uu[i]!;
-      RS = this.qs[i]! + us;
-    }
-  }
-
-  /** Lot i as a fresh object. */
+  /** Lot i as a fresh object (a unit lot's cost: qty × unit). */
   private lotAt(i: number): Lot {
     const us = this.us[i]!;
-    this.costAt(i);
+    const qu = this.qu[i]!;
+    const qs = this.qs[i]!;
     return {
-      qty: new Dec(this.qu[i]!, this.qs[i]!),
-      cost: new Dec(RU, RS),
+      qty: new Dec(qu, qs),
+      cost: us < 0 ? new Dec(this.cu[i]!, this.cs[i]!) : new Dec(qu * this.uu[i]!, qs + us),
       unit: us < 0 ? undefined : new Dec(this.uu[i]!, us),
       ts: this.tss[i]!,
       seq: this.seqs[i]!,
@@ -422,11 +376,12 @@ class QueueBook implements LotBook {
     assert(this.sqU === 0n || (this.sqU < 0n ? qty.u < 0n : qty.u > 0n), 'open on the same side');
     assert(!qty.isZero(), 'a lot has quantity');
     this.push(qty, cost, unit, ts, seq, undefined);
-    qAdd(this.sqU, this.sqS, qty.u, qty.s);
-    const qu = RU;
-    const qs = RS;
-    addRaw(this.scU, this.scS, cost.u, cost.s);
-    this.setSums(qu, qs, RU, RS);
+    this.setSums(
+      qAddU(this.sqU, this.sqS, qty.u, qty.s),
+      qAddS(this.sqU, this.sqS, qty.u, qty.s),
+      addU(this.scU, this.scS, cost.u, cost.s),
+      addS(this.scU, this.scS, cost.u, cost.s),
+    );
   }
 
   /**
@@ -439,39 +394,38 @@ class QueueBook implements LotBook {
   legAtUnit(du: bigint, ds: number, cashU: bigint, cashS: number, uu: bigint, us: number, ts: TsUs, seq: number, sink: RealizedSink): boolean {
     this.own();
     const q = this.sqU;
+    const qs = this.sqS;
     if (q === 0n || q < 0n === du < 0n) {
       this.pushRaw(du, ds, 0n, 0, uu, us, ts, seq, undefined);
-      qAdd(q, this.sqS, du, ds);
-      const sqU = RU;
-      const sqS = RS;
-      // The lot's cost is −cash.
-      addNegRaw(this.scU, this.scS, cashU, cashS);
-      this.setSums(sqU, sqS, RU, RS);
+      // The lot's cost is −cash: Σ cost + (−cash), as Dec.add (a zero sum takes −cash as it is).
+      const scU = this.scU;
+      const scS = this.scS;
+      const cu = cashU === 0n ? scU : scU === 0n ? -cashU : subU(scU, scS, cashU, cashS);
+      const cs = cashU === 0n ? scS : scU === 0n ? cashS : subS(scS, cashU, cashS);
+      this.setSums(qAddU(q, qs, du, ds), qAddS(q, qs, du, ds), cu, cs);
       return true;
     }
     // |Δ| vs |q|: Δ and q have opposite signs, so compare −Δ with q on q's side.
-    const c = q < 0n ? qCmp(q, this.sqS, -du, ds) : qCmp(-du, ds, q, this.sqS);
+    const nd = -du;
+    const c = ds === qs ? (q < 0n ? (q < nd ? -1 : q > nd ? 1 : 0) : nd < q ? -1 : nd > q ? 1 : 0) : q < 0n ? qCmp(q, qs, nd, ds) : qCmp(nd, ds, q, qs);
     if (c <= 0) {
-      // Closes |Δ|: the lots' side of Δ is −Δ.
-      this.closeRaw(-du, ds);
-      subRaw(cashU, cashS, RU, RS);
-      sink.addRealized(RU, RS);
+      // Closes |Δ|: the lots' side of Δ is −Δ. Realized: cash − released.
+      const ru = this.closeRaw(nd, ds);
+      const rs = this.relS;
+      sink.addRealized(subU(cashU, cashS, ru, rs), subS(cashS, ru, rs));
       return false;
     }
     // A flip: close every lot (|q|) with its share of the cash, q × unit; open Δ + q at the unit.
-    const qs = this.sqS;
     const closeU = q * uu;
     const closeS = qs + us;
-    this.closeRaw(q, qs);
-    subRaw(closeU, closeS, RU, RS);
-    sink.addRealized(RU, RS);
-    qAdd(du, ds, q, qs);
-    const restU = RU;
-    const restS = RS;
+    const ru = this.closeRaw(q, qs);
+    const rs = this.relS;
+    sink.addRealized(subU(closeU, closeS, ru, rs), subS(closeS, ru, rs));
+    const restU = qAddU(du, ds, q, qs);
+    const restS = qAddS(du, ds, q, qs);
     // The rest's cash, cash − q × unit, is −rest × unit: its cost is rest × unit.
-    subRaw(cashU, cashS, closeU, closeS);
-    const openU = RU;
-    const openS = RS;
+    const openU = subU(cashU, cashS, closeU, closeS);
+    const openS = subS(cashS, closeU, closeS);
     this.pushRaw(restU, restS, 0n, 0, uu, us, ts, seq, undefined);
     // The book was flat: Σ cost = 0 + the rest's cost (as Dec.add: a zero cost keeps scale 0).
     if (openU === 0n) this.setSums(restU, restS, 0n, 0);
@@ -511,12 +465,14 @@ class QueueBook implements LotBook {
     let cu = this.scU;
     let cs = this.scS;
     for (const l of out) {
-      qSub(qu, qs, l.qty.u, l.qty.s);
-      qu = RU;
-      qs = RS;
-      subRaw(cu, cs, l.cost.u, l.cost.s);
-      cu = RU;
-      cs = RS;
+      const q = l.qty;
+      const c = l.cost;
+      const nqu = qSubU(qu, qs, q.u, q.s);
+      qs = qSubS(qs, q.u, q.s);
+      qu = nqu;
+      const ncu = subU(cu, cs, c.u, c.s);
+      cs = subS(cs, c.u, c.s);
+      cu = ncu;
     }
     this.setSums(qu, qs, cu, cs);
     if (this.head === this.end) this.reset();
@@ -527,15 +483,18 @@ class QueueBook implements LotBook {
     this.own();
     // Callers close at most the open quantity (applyLeg compares first); the loop asserts cover.
     assert(x.isPos(), 'close a positive quantity');
-    this.closeRaw(this.sqU < 0n ? -x.u : x.u, x.s);
-    return new Dec(RU, RS);
+    const ru = this.closeRaw(this.sqU < 0n ? -x.u : x.u, x.s);
+    return new Dec(ru, this.relS);
   }
 
+  /** The scale of the cost the last `closeRaw` released. */
+  private relS = 0;
+
   /**
-   * Closes (lu, ls), signed as the lots are (0 < |l| ≤ |qty|), in method order; the released
-   * cost is left in (RU, RS).
+   * Closes (lu, ls), signed as the lots are (0 < |l| ≤ |qty|), in method order; returns the units
+   * of the released cost, its scale in `relS`.
    */
-  private closeRaw(lu: bigint, ls: number): void {
+  private closeRaw(lu: bigint, ls: number): bigint {
     const fifo = this.method === 'fifo';
     const short = this.sqU < 0n;
     const xu = lu;
@@ -554,15 +513,24 @@ class QueueBook implements LotBook {
       const b = short ? qu : lu;
       const c = ls === qs ? (a < b ? -1 : a > b ? 1 : 0) : short ? qCmp(lu, ls, qu, qs) : qCmp(qu, qs, lu, ls);
       if (c <= 0) {
-        this.costAt(idx);
-        addRaw(ru, rs, RU, RS);
-        ru = RU;
-        rs = RS;
+        // The whole lot: its cost, or qty × unit.
+        let tu: bigint;
+        let ts: number;
+        if (us < 0) {
+          tu = this.cu[idx]!;
+          ts = this.cs[idx]!;
+        } else {
+          tu = qu * this.uu[idx]!;
+          ts = qs + us;
+        }
+        const nru = addU(ru, rs, tu, ts);
+        rs = addS(ru, rs, tu, ts);
+        ru = nru;
         this.drop(fifo);
         if (c === 0) break;
-        qSub(lu, ls, qu, qs);
-        lu = RU;
-        ls = RS;
+        const nlu = qSubU(lu, ls, qu, qs);
+        ls = qSubS(ls, qu, qs);
+        lu = nlu;
       } else {
         // Part of this lot: the taken cost exactly (x × unit) when the lot has a unit, else pro rata.
         let tu: bigint;
@@ -576,28 +544,24 @@ class QueueBook implements LotBook {
           tu = taken.u;
           ts = taken.s;
           // The rest of the lot's cost, in place: cost − taken.
-          subRaw(this.cu[idx]!, this.cs[idx]!, tu, ts);
-          this.cu[idx] = RU;
-          this.cs[idx] = RS;
+          const cu = this.cu[idx]!;
+          const cs = this.cs[idx]!;
+          this.cu[idx] = subU(cu, cs, tu, ts);
+          this.cs[idx] = subS(cs, tu, ts);
         }
-        addRaw(ru, rs, tu, ts);
-        ru = RU;
-        rs = RS;
+        const nru = addU(ru, rs, tu, ts);
+        rs = addS(ru, rs, tu, ts);
+        ru = nru;
         // The rest of the lot, in place: qty − left (signed).
-        qSub(qu, qs, lu, ls);
-        this.qu[idx] = RU;
-        this.qs[idx] = RS;
+        this.qu[idx] = qSubU(qu, qs, lu, ls);
+        this.qs[idx] = qSubS(qs, lu, ls);
         break;
       }
     }
-    qSub(this.sqU, this.sqS, xu, xs);
-    const qu = RU;
-    const qs = RS;
-    subRaw(this.scU, this.scS, ru, rs);
-    this.setSums(qu, qs, RU, RS);
+    this.setSums(qSubU(this.sqU, this.sqS, xu, xs), qSubS(this.sqS, xu, xs), subU(this.scU, this.scS, ru, rs), subS(this.scS, ru, rs));
     if (this.head === this.end) this.reset();
-    RU = ru;
-    RS = rs;
+    this.relS = rs;
+    return ru;
   }
 
   restore(lots: readonly Lot[]): void {
@@ -608,12 +572,12 @@ class QueueBook implements LotBook {
     let cs = this.scS;
     for (const l of lots) {
       assert(qu === 0n || (qu < 0n ? l.qty.u < 0n : l.qty.u > 0n), 'restore on the same side');
-      qAdd(qu, qs, l.qty.u, l.qty.s);
-      qu = RU;
-      qs = RS;
-      addRaw(cu, cs, l.cost.u, l.cost.s);
-      cu = RU;
-      cs = RS;
+      const nqu = qAddU(qu, qs, l.qty.u, l.qty.s);
+      qs = qAddS(qu, qs, l.qty.u, l.qty.s);
+      qu = nqu;
+      const ncu = addU(cu, cs, l.cost.u, l.cost.s);
+      cs = addS(cu, cs, l.cost.u, l.cost.s);
+      cu = ncu;
     }
     // Transferred lots keep their acquisition order: merge by (ts, seq).
     const merged = this.lots().concat(lots);
