@@ -71,7 +71,7 @@ describe.each(bothStores())('store on $name', (factory) => {
       JSON.stringify(trade('p1', '2026-04-01T00:00:00Z', { meta: { note: 'caf\u00e9 \u6771\u4eac \u{1F680}' } })),
       // A JSON text may hold newlines and tabs between its tokens, and escapes in its strings.
       `{\n\t"type": "trade", "id": "p2", "ts": "2026-04-01T00:00:01Z", "book": "b1", "venue": "v1",\r\n "instrument": "BTC/USD", "side": "buy", "qty": "1", "price": "100", "meta": {"note": "a\\"b\\\\c\\u001e\\n"}}`,
-      JSON.stringify(trade('p3', '2026-04-01T00:00:02Z')),
+      JSON.stringify(trade('p3', '2026-04-01T00:00:02.123456Z')),
     ];
     const inputs = (ids: string[], asBytes: boolean): Incoming[] =>
       texts.map((t, i) => {
@@ -87,6 +87,9 @@ describe.each(bothStores())('store on $name', (factory) => {
     await store.commit({ events: [...inTx, incoming({ type: 'balance', id: 'bal-p', ts: '2026-04-01T00:00:03Z', venue: 'v1', asset: 'BTC', total: '1' })], rejected: [] });
     const { rows } = await opened.sql.query<{ id: string; payload: string }>("SELECT id, payload FROM utl_events WHERE id ~ '^[pq][123]$' ORDER BY seq");
     expect(rows).toEqual([...fast, ...inTx].map((x) => ({ id: x.event.id, payload: x.payload })));
+    // The timestamptz, computed by the server from the microseconds, is the event's to the microsecond.
+    const times = await opened.sql.query<{ us: string; ts_us: string }>("SELECT (extract(epoch FROM ts) * 1000000)::bigint::text AS us, ts_us::text FROM utl_events WHERE id ~ '^[pq][123]$' ORDER BY seq");
+    expect(times.rows).toEqual([...fast, ...inTx].map((x) => ({ us: String(x.event.ts), ts_us: String(x.event.ts) })));
   });
 
   it('a rolled-back batch leaves nothing (the consumer position included)', async () => {

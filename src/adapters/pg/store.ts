@@ -455,7 +455,7 @@ function eventParams(unique: readonly Incoming[]): (string | number | Buffer)[] 
   return [
     unique.length,
     col((x) => x.event.id),
-    col((x) => formatTimestamp(x.event.ts)),
+    // The timestamp as epoch microseconds (the server computes the timestamptz from it, exactly).
     col((x) => String(x.event.ts)),
     col((x) => x.event.type),
     col((x) => bookOf(x.event)),
@@ -505,12 +505,12 @@ c AS (
   UPDATE utl_counters SET next = next + $1 WHERE name = 'event' RETURNING next - $1 AS base
 ),
 input AS (
-  SELECT t.id, t.ts::timestamptz AS ts, t.ts_us::bigint AS ts_us, t.type, t.book, t.target, t.source, t.payload, t.ord
+  SELECT t.id, 'epoch'::timestamptz + t.ts_us::bigint * interval '1 microsecond' AS ts, t.ts_us::bigint AS ts_us, t.type, t.book, t.target, t.source, t.payload, t.ord
   FROM ROWS FROM (
     json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json),
-    json_array_elements_text($6::json), json_array_elements_text($7::json), json_array_elements_text($8::json),
-    string_to_table(rtrim(convert_from($9::bytea, 'UTF8'), E'\\x1e'), E'\\x1e')
-  ) WITH ORDINALITY AS t(id, ts, ts_us, type, book, target, source, payload, ord)
+    json_array_elements_text($6::json), json_array_elements_text($7::json),
+    string_to_table(rtrim(convert_from($8::bytea, 'UTF8'), E'\\x1e'), E'\\x1e')
+  ) WITH ORDINALITY AS t(id, ts_us, type, book, target, source, payload, ord)
 ),
 keys AS (
   INSERT INTO utl_event_keys (id, seq, ts, book)
@@ -553,12 +553,12 @@ rej AS (
   INSERT INTO utl_rejected (source, ref, event_id, code, message, raw)
   SELECT r.source, r.ref, r.event_id, r.code, r.message, decode(r.raw, 'base64')
   FROM ROWS FROM (
-    json_array_elements_text($10::json), json_array_elements_text($11::json), json_array_elements_text($12::json),
-    json_array_elements_text($13::json), json_array_elements_text($14::json), json_array_elements_text($15::json)
+    json_array_elements_text($9::json), json_array_elements_text($10::json), json_array_elements_text($11::json),
+    json_array_elements_text($12::json), json_array_elements_text($13::json), json_array_elements_text($14::json)
   ) AS r(source, ref, event_id, code, message, raw)
 ),
 cons AS (
-  INSERT INTO utl_consumers (name, position) SELECT $16::text, $17::bigint WHERE $16::text IS NOT NULL
+  INSERT INTO utl_consumers (name, position) SELECT $15::text, $16::bigint WHERE $15::text IS NOT NULL
   ON CONFLICT (name) DO UPDATE SET position = GREATEST(utl_consumers.position, EXCLUDED.position), updated_at = now()
 )
 ${KEYS_ROW}`;
