@@ -257,12 +257,21 @@ function* valueBookSteps(ledger: Ledger, s: BookState, key: number, options: Rep
   }
   const view = yield* syncView(ledger, s, key);
   const step = REPORT_STEP * 16;
+  const all = options.includeFlat === true;
+  // Sized once (a book of 5,000 positions: no array grown by doubling, per report).
+  let count = 0;
+  if (all) count = view.valued.length;
+  else for (let i = 0; i < view.empty.length; i++) if (!view.empty[i]!) count++;
+  let at = positions.length;
+  positions.length = at + count;
   for (let i = 0; i < view.valued.length; i++) {
     if (each !== undefined && (i + 1) % step === 0) yield;
     const v = view.valued[i]!;
     each?.(v);
-    if (options.includeFlat === true || !view.empty[i]!) positions.push(v.report);
+    if (all || !view.empty[i]!) positions[at++] = v.report;
   }
+  // A sync between the slices above (another report) may have emptied or filled some since.
+  positions.length = at;
   return view;
 }
 
