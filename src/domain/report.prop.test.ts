@@ -63,6 +63,18 @@ describe('report: valuations kept between reports', () => {
     );
   });
 
+  it('a position unpriced through a cross is priced once the cross completes (its lookup read more assets, the valuation stayed the same)', () => {
+    const live = newLedger({});
+    const w = (x: Record<string, unknown>): void => void live.submit(parse(live, { ts: '2026-01-01T00:00:00Z', ...x }));
+    const ethMark = (): string | null | undefined => buildReport(live).positions.find((p) => p.asset === 'ETH')?.mark;
+    w({ type: 'trade', id: 't1', book: 'b1', venue: 'v1', instrument: 'ETH/USD', side: 'buy', qty: '0.01', price: '0.1' });
+    expect(ethMark()).toBeNull();
+    w({ type: 'price', id: 'p1', asset: 'ETH', quote: 'BTC', price: '0.1' });
+    expect(ethMark()).toBeNull(); // ETH in BTC, BTC in nothing yet: the same valuation, read more assets
+    w({ type: 'price', id: 'p2', asset: 'BTC', quote: 'USD', price: '0.1' });
+    expect(ethMark()).toBe('0.01');
+  });
+
   it('a report that overtakes a sliced update paused mid-way values what that update had left, and the update ends right', () => {
     // More positions than REPORT_STEP, all changed: the update's sync pauses with positions still to value.
     const n = REPORT_STEP * 2 + 10;

@@ -411,10 +411,12 @@ function* syncView(ledger: Ledger, s: BookState, key: number): Generator<void, B
       view.add(v, 1);
       view.valued[i] = v;
       view.empty[i] = isEmpty(v);
-      if (p.kind === 'spot') {
-        const kept = valuations.get(p);
-        view.setDeps(i, kept !== undefined && 'deps' in kept ? kept.deps : [p.asset]);
-      }
+    }
+    // The assets its mark lookup read, even when the valuation is the one kept: a lookup that
+    // found no mark can read more assets than before (a new cross) without changing the answer.
+    if (p.kind === 'spot') {
+      const kept = valuations.get(p);
+      view.setDeps(i, kept !== undefined && 'deps' in kept ? kept.deps : [p.asset]);
     }
     // Valued, then taken out, then a pause: a sync that runs in the pause never skips an index.
     view.pending.delete(i);
