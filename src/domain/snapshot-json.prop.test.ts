@@ -27,4 +27,17 @@ describe('snapshots in pieces', () => {
       { numRuns: 150 },
     );
   });
+
+  it('a position of thousands of lots comes in several pieces, which join to the same text', () => {
+    const l = newLedger({ defaults: { method: 'fifo', fees: 'separate', pool: 'book' } });
+    for (let i = 0; i < 2500; i++) {
+      l.submit(parse(l, { type: 'trade', id: `t${i}`, ts: `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z`, book: 'b1', venue: 'v1', instrument: 'BTC/USD', side: 'buy', qty: '0.01', price: String(100 + (i % 7)) }));
+    }
+    const state = l.checkpoint()[0]!.state;
+    const pieces = [...snapshotBookJson(state)];
+    expect(pieces.join('')).toBe(JSON.stringify(snapshotBook(state)));
+    // The head, three pieces of at most 1,024 lots, the tail.
+    expect(pieces.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...pieces.map((x) => x.length))).toBeLessThan(pieces.join('').length / 2);
+  });
 });

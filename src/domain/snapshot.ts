@@ -71,7 +71,13 @@ export function* snapshotBookJson(s: BookState): Generator<string, void, undefin
   yield `${head.slice(0, -1)},"positions":[`;
   let first = true;
   for (const [key, p] of s.positions) {
-    yield `${first ? '' : ','}${p.kind === 'spot' ? spotJson(key, p) : JSON.stringify(snapshotPosition(key, p))}`;
+    if (p.kind === 'spot') {
+      let piece = first ? '' : ',';
+      for (const part of spotJson(key, p)) {
+        yield piece + part;
+        piece = '';
+      }
+    } else yield `${first ? '' : ','}${JSON.stringify(snapshotPosition(key, p))}`;
     first = false;
   }
   const unbooked: BookSnapshot['unbooked'] = [];
@@ -80,21 +86,31 @@ export function* snapshotBookJson(s: BookState): Generator<string, void, undefin
   yield `],${tail.slice(1)}`;
 }
 
+/** Lots per piece of `spotJson` (a cash position can hold tens of thousands). */
+const LOTS_PER_PIECE = 1024;
+
 /**
- * `JSON.stringify(snapshotPosition(key, p))` of a spot position, written directly: the lots are
- * most of a large book's snapshot, and a row array per lot to stringify is most of its cost.
- * Decimals print as digits, sign and point, and timestamps and sequence numbers as integers:
- * nothing of a lot needs escaping; the names go through JSON.stringify.
+ * `JSON.stringify(snapshotPosition(key, p))` of a spot position, written directly and in pieces
+ * of LOTS_PER_PIECE lots: the lots are most of a large book's snapshot, and a row array per lot
+ * to stringify is most of its cost. Decimals print as digits, sign and point, and timestamps and
+ * sequence numbers as integers: nothing of a lot needs escaping; the names go through
+ * JSON.stringify.
  */
-function spotJson(key: string, p: SpotPosition): string {
-  let lots = '';
-  for (const l of p.lots.lots()) {
+function* spotJson(key: string, p: SpotPosition): Generator<string, void, undefined> {
+  const venue = p.venue === undefined ? 'null' : JSON.stringify(p.venue);
+  let out = `{"kind":"spot","key":${JSON.stringify(key)},"asset":${JSON.stringify(p.asset)},"venue":${venue},"realized":"${p.realized.toString()}","fees":"${p.fees.toString()}","lots":[`;
+  const lots = p.lots.lots();
+  for (let i = 0; i < lots.length; i++) {
+    const l = lots[i]!;
     const unit = l.unit === undefined ? 'null' : `"${l.unit.toString()}"`;
     const rank = l.rank === undefined ? 'null,null' : `"${l.rank.num.toString()}","${l.rank.den.toString()}"`;
-    lots += `${lots.length === 0 ? '' : ','}["${l.qty.toString()}","${l.cost.toString()}",${unit},${l.ts},${l.seq},${rank}]`;
+    out += `${i === 0 ? '' : ','}["${l.qty.toString()}","${l.cost.toString()}",${unit},${l.ts},${l.seq},${rank}]`;
+    if ((i + 1) % LOTS_PER_PIECE === 0 && i + 1 < lots.length) {
+      yield out;
+      out = '';
+    }
   }
-  const venue = p.venue === undefined ? 'null' : JSON.stringify(p.venue);
-  return `{"kind":"spot","key":${JSON.stringify(key)},"asset":${JSON.stringify(p.asset)},"venue":${venue},"realized":"${p.realized.toString()}","fees":"${p.fees.toString()}","lots":[${lots}]}`;
+  yield `${out}]}`;
 }
 
 /** Every balance cell of the book (zeros too), as in its snapshot. */
