@@ -790,10 +790,12 @@ export class Service {
     const now = Date.now();
     const head = (type: 'snapshot' | 'delta' | 'reset'): Record<string, unknown> => ({ book, seq: update.seq, prevSeq: base?.seq ?? 0, type, at: update.at, summary: update.summary ?? null });
     let body: Buffer | undefined;
+    // Whether this update resets the snapshot timing: a snapshot sent, or tried and too large
+    // (then the next try is a snapshot interval later, not at every update).
     let full = false;
     if (base === undefined || now - base.fullAt >= this.config.updateSnapshotMs) {
       body = withPositions(head('snapshot'), update.positions, sink.maxPayload);
-      full = body !== undefined;
+      full = true;
     }
     if (body === undefined && base !== undefined) {
       // The common case: the sink took the previous update, so its delta is the update's.
