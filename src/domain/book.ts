@@ -246,6 +246,8 @@ export interface SpotRoute {
   readonly inst: SpotInstrument;
   /** The quote's direct marks in R, once they exist (a cache; see quoteRate). */
   quoteSeries: ReturnType<Marks['directSeries']>;
+  /** The set of consulted assets quoteRate last added the quote to (it never loses it). */
+  consultedIn: Set<string> | undefined;
   readonly base: SpotPosition | undefined;
   readonly quote: SpotPosition | undefined;
   readonly quoteIsCash: boolean;
@@ -407,6 +409,7 @@ export class BookState {
       r = {
         inst,
         quoteSeries: undefined,
+        consultedIn: undefined,
         base: marks.isCash(inst.base) ? undefined : this.spot(inst.base, venue),
         quote: marks.isCash(inst.quote) ? undefined : this.spot(inst.quote, venue),
         quoteIsCash: marks.isCash(inst.quote),
@@ -729,7 +732,11 @@ function quoteRate(route: SpotRoute, marks: Marks, rates: Rates): Dec | undefine
   route.quoteSeries ??= marks.directSeries(route.inst.quote);
   const p = route.quoteSeries?.at(rates.ts);
   if (p === undefined) return rates.rate(route.inst.quote);
-  rates.touch(route.inst.quote);
+  // A book's set of consulted assets only grows: once the quote is in it, no need to add it again.
+  if (route.consultedIn !== rates.consulted) {
+    rates.touch(route.inst.quote);
+    route.consultedIn = rates.consulted;
+  }
   return p.price;
 }
 

@@ -168,6 +168,11 @@ export interface RealizedSink {
   addRealized(u: bigint, s: number): void;
 }
 
+/** a[0 … end − from) = a[from … end). */
+function moveDown<T>(a: T[], from: number, end: number): void {
+  for (let i = from; i < end; i++) a[i - from] = a[i]!;
+}
+
 /** The columns of a lot book with no capacity, shared: read-only by construction (see QueueBook). */
 const NO_BIGINTS: bigint[] = Object.freeze([]) as unknown as bigint[];
 const NO_INT32 = new Int32Array(0);
@@ -258,15 +263,17 @@ class QueueBook implements LotBook {
     if (this.end < cap) return;
     const live = this.end - this.head;
     if (this.head > 0 && live * 2 <= cap) {
-      this.qu.copyWithin(0, this.head, this.end);
+      // The bigint columns moved by a loop: Array.prototype.copyWithin on a JS array takes the
+      // generic path of the spec (a property lookup per element in the runtime).
+      moveDown(this.qu, this.head, this.end);
+      moveDown(this.cu, this.head, this.end);
+      moveDown(this.uu, this.head, this.end);
+      if (this.ranks !== undefined) moveDown(this.ranks, this.head, this.end);
       this.qs.copyWithin(0, this.head, this.end);
-      this.cu.copyWithin(0, this.head, this.end);
       this.cs.copyWithin(0, this.head, this.end);
-      this.uu.copyWithin(0, this.head, this.end);
       this.us.copyWithin(0, this.head, this.end);
       this.tss.copyWithin(0, this.head, this.end);
       this.seqs.copyWithin(0, this.head, this.end);
-      this.ranks?.copyWithin(0, this.head, this.end);
       // Let go of the moved lots' old slots (no stale reference keeps a bigint alive).
       for (let i = live; i < this.end; i++) this.clearSlot(i);
     } else {
@@ -280,8 +287,9 @@ class QueueBook implements LotBook {
   private resize(capacity: number): void {
     const { head, end } = this;
     const take = <T>(a: T[], fill: T): T[] => {
-      const b = new Array<T>(capacity).fill(fill);
-      for (let i = head; i < end; i++) b[i - head] = a[i]!;
+      const b: T[] = [];
+      for (let i = head; i < end; i++) b.push(a[i]!);
+      for (let i = end - head; i < capacity; i++) b.push(fill);
       return b;
     };
     this.qu = take(this.qu, 0n);
@@ -540,14 +548,9 @@ class QueueBook implements LotBook {
           tu = lu * this.uu[idx]!;
           ts = ls + us;
         } else {
-          const taken = new Dec(this.cu[idx]!, this.cs[idx]!).mul(new Dec(short ? -lu : lu, ls)).div(new Dec(short ? -qu : qu, qs), DIVISION_SCALE);
+          const taken = this.takeProRata(idx, short ? -lu : lu, ls);
           tu = taken.u;
           ts = taken.s;
-          // The rest of the lot's cost, in place: cost − taken.
-          const cu = this.cu[idx]!;
-          const cs = this.cs[idx]!;
-          this.cu[idx] = subU(cu, cs, tu, ts);
-          this.cs[idx] = subS(cs, tu, ts);
         }
         const nru = addU(ru, rs, tu, ts);
         rs = addS(ru, rs, tu, ts);
@@ -562,6 +565,22 @@ class QueueBook implements LotBook {
     if (this.head === this.end) this.reset();
     this.relS = rs;
     return ru;
+  }
+
+  /**
+   * Takes |x| (0 < |x| < |lot|) of lot `idx`, which has no unit: its cost × |x| / |qty| rounded
+   * half-even at 18 places, the rest of its cost kept in place (by subtraction). Returns the taken
+   * cost, signed as the lot's. Apart from closeRaw, which it would swell for a case fills rarely
+   * take (capitalised fees, restored lots).
+   */
+  private takeProRata(idx: number, xu: bigint, xs: number): Dec {
+    const cu = this.cu[idx]!;
+    const cs = this.cs[idx]!;
+    const qu = this.qu[idx]!;
+    const taken = new Dec(cu, cs).mul(new Dec(xu, xs)).div(new Dec(qu < 0n ? -qu : qu, this.qs[idx]!), DIVISION_SCALE);
+    this.cu[idx] = subU(cu, cs, taken.u, taken.s);
+    this.cs[idx] = subS(cs, taken.u, taken.s);
+    return taken;
   }
 
   restore(lots: readonly Lot[]): void {
