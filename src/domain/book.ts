@@ -246,6 +246,8 @@ export interface SpotRoute {
   readonly inst: SpotInstrument;
   /** The quote's direct marks in R, once they exist (a cache; see quoteRate). */
   quoteSeries: ReturnType<Marks['directSeries']>;
+  /** The quote's text as a fill last gave it (see isQuote). */
+  quoteText: string;
   /** The set of consulted assets quoteRate last added the quote to (it never loses it). */
   consultedIn: Set<string> | undefined;
   readonly base: SpotPosition | undefined;
@@ -294,10 +296,15 @@ export class BookState {
   changes = 0;
   readonly stamps = new Stamps();
 
+  /** settings.fees is 'separate', decided once (a setting given as text is compared by its characters). */
+  readonly separateFees: boolean;
+
   constructor(
     readonly book: string,
     readonly settings: BookSettings,
-  ) {}
+  ) {
+    this.separateFees = settings.fees === 'separate';
+  }
 
   clone(): BookState {
     const c = new BookState(this.book, this.settings);
@@ -410,6 +417,7 @@ export class BookState {
         inst,
         quoteSeries: undefined,
         consultedIn: undefined,
+        quoteText: inst.quote,
         base: marks.isCash(inst.base) ? undefined : this.spot(inst.base, venue),
         quote: marks.isCash(inst.quote) ? undefined : this.spot(inst.quote, venue),
         quoteIsCash: marks.isCash(inst.quote),
@@ -592,7 +600,7 @@ function bookSpotTrade(s: BookState, e: TradeEvent, route: SpotRoute, ctx: Booki
   if (rQ === undefined) return rates.missing(inst.quote);
   // The common case: no fee, or one fee in the quote, and every fee beside the lots' cost.
   const fees = e.fees;
-  if (SPOT_FAST_PATH.on && (fees.length === 0 || (fees.length === 1 && fees[0]!.asset === inst.quote && inst.quote !== inst.base && (s.settings.fees === 'separate' || fees[0]!.amount.u === 0n)))) {
+  if (SPOT_FAST_PATH.on && (fees.length === 0 || (fees.length === 1 && isQuote(route, fees[0]!.asset) && (s.separateFees || fees[0]!.amount.u === 0n)))) {
     spotTradeRaw(s, e, route, rQ);
     return undefined;
   }
@@ -721,6 +729,19 @@ function legRaw(s: BookState, pos: SpotPosition, du: bigint, ds: number, cu: big
   if (lots.legAtUnit !== undefined) {
     if (lots.legAtUnit(du, ds, cu, cs, uu, us, ts, s.lotSeq, pos)) s.lotSeq++;
   } else applyLeg(s, pos, new Dec(du, ds), new Dec(cu, cs), new Dec(uu, us), ts);
+}
+
+/**
+ * Whether `asset` is the route's quote (never its base: a spot pair's two assets differ). The
+ * quote's text last seen in a fill is kept: a log's texts are mostly one string object each (JSON
+ * texts are internalized, the line decoder hands out remembered ones), so that the test is most
+ * often one pointer comparison, not a comparison of characters with the instrument's own text.
+ */
+function isQuote(route: SpotRoute, asset: string): boolean {
+  if (asset === route.quoteText) return true;
+  if (asset !== route.inst.quote) return false;
+  route.quoteText = asset;
+  return true;
 }
 
 /**

@@ -228,7 +228,11 @@ class QueueBook implements LotBook {
    * a capacity of 0): a position is cheap to create, and a rebook creates every position of its
    * book again. The first lot gets columns of its own (`room`).
    */
+  /** FIFO (else LIFO), decided once: a method given as text from outside is compared by its characters. */
+  private readonly fifo: boolean;
+
   constructor(readonly method: 'fifo' | 'lifo') {
+    this.fifo = method === 'fifo';
     this.qu = NO_BIGINTS;
     this.qs = NO_INT32;
     this.cu = NO_BIGINTS;
@@ -446,7 +450,7 @@ class QueueBook implements LotBook {
     assert(x.isPos() && x.lte(this.qty().abs()), 'release within the open quantity');
     const out: Lot[] = [];
     let left = x;
-    const fifo = this.method === 'fifo';
+    const fifo = this.fifo;
     while (!left.isZero()) {
       const idx = fifo ? this.head : this.end - 1;
       assert(idx < this.end && idx >= this.head, 'lots cover the quantity');
@@ -503,7 +507,7 @@ class QueueBook implements LotBook {
    * of the released cost, its scale in `relS`.
    */
   private closeRaw(lu: bigint, ls: number): bigint {
-    const fifo = this.method === 'fifo';
+    const fifo = this.fifo;
     const short = this.sqU < 0n;
     const xu = lu;
     const xs = ls;
