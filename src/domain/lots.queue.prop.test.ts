@@ -3,7 +3,10 @@
  * to the immutable implementation it replaced, copied here as the reference: after any sequence of
  * opens, closes, releases, restores, clones and reads, both give the same figures to the unit and
  * the scale (not only the same values), and nothing a caller was handed (lots, released lots, a
- * clone, an earlier qty or cost) changes under it when the book books on.
+ * clone, an earlier qty or cost) changes under it when the book books on. Σ cost is the exception:
+ * the queue sums its lots' costs when first asked (until then it keeps no running sum), so its
+ * value is held to the reference's but not its scale (which the canonical text never shows); it
+ * is read at some steps only, so that both ways of keeping it are exercised.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -191,9 +194,9 @@ function run(method: 'fifo' | 'lifo', side: 1 | -1, ops: readonly Op[]): void {
   };
   const released: Lot[][] = [];
   let seq = 1;
-  const check = (): void => {
+  const check = (readCost: boolean): void => {
     expect(raw(sut.qty())).toBe(raw(ref.qty()));
-    expect(raw(sut.cost())).toBe(raw(ref.cost()));
+    if (readCost) expect(sut.cost().eq(ref.cost()), `cost ${raw(sut.cost())} vs ${raw(ref.cost())}`).toBe(true);
     expect(sut.lots().map(rawLot)).toEqual(ref.lots().map(rawLot));
   };
   for (const op of ops) {
@@ -257,8 +260,9 @@ function run(method: 'fifo' | 'lifo', side: 1 | -1, ops: readonly Op[]): void {
         break;
       }
     }
-    check();
+    check(op.kind === 'read' || op.kind === 'restore');
   }
+  check(true);
   for (const h of handed) expect(h.read(), `${h.what} changed after it was handed out`).toBe(h.then);
 }
 
@@ -329,7 +333,7 @@ const legArb: fc.Arbitrary<Leg> = fc.oneof(
 
 describe('QueueBook.legAtUnit (raw units) against the Dec path of applyLeg', () => {
   for (const method of ['fifo', 'lifo'] as const) {
-    it(`${method}: the same qty, cost, lots, realized PnL and sequence numbers to the unit and scale, through opens, closes, full closes and flips`, () => {
+    it(`${method}: the same qty, lots, realized PnL and sequence numbers to the unit and scale (cost: the same value), through opens, closes, full closes and flips`, () => {
       fc.assert(
         fc.property(fc.array(legArb, { minLength: 1, maxLength: 150 }), (legs) => {
           let sut = newLotBook(method);
@@ -371,10 +375,11 @@ describe('QueueBook.legAtUnit (raw units) against the Dec path of applyLeg', () 
             if (legByDecs(ref, delta, cash, leg.unit, ts, refSeq, refPnl)) refSeq++;
             expect(sutSeq).toBe(refSeq);
             expect(raw(sut.qty())).toBe(raw(ref.qty()));
-            expect(raw(sut.cost())).toBe(raw(ref.cost()));
+            if (legs.indexOf(leg) % 7 === 6) expect(sut.cost().eq(ref.cost()), `cost ${raw(sut.cost())} vs ${raw(ref.cost())}`).toBe(true);
             expect(raw(sutPnl.value)).toBe(raw(refPnl.value));
             expect(sut.lots().map(rawLot)).toEqual(ref.lots().map(rawLot));
           }
+          expect(sut.cost().eq(ref.cost()), `cost ${raw(sut.cost())} vs ${raw(ref.cost())}`).toBe(true);
           for (const h of handed) expect(h.read()).toBe(h.then);
         }),
         { numRuns: 400 },

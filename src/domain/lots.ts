@@ -222,6 +222,16 @@ class QueueBook implements LotBook {
   private scS = 0;
   private qtyDec: Dec | undefined = Dec.ZERO;
   private costDec: Dec | undefined = Dec.ZERO;
+  /**
+   * Σ cost is kept up to date only once someone has read it (`cost()`): until then a leg leaves it
+   * stale, and the first read sums the open lots' costs (exactly: a unit lot's is qty × unit).
+   * A streaming replay reads it once, at its report, and saves two wide bigint operations per lot
+   * leg; a service, whose reports read it, keeps it current. The sum read is exact either way;
+   * only its scale may differ from the running sum's (the larger scale of every cost it ever
+   * added), which the canonical text never shows.
+   */
+  private costStale = false;
+  private costRead = false;
 
   /**
    * A book with no lots holds the shared empty columns (nothing is ever written at an index below
@@ -249,7 +259,27 @@ class QueueBook implements LotBook {
   }
 
   cost(): Dec {
+    if (this.costStale) this.sumCosts();
+    this.costRead = true;
     return (this.costDec ??= new Dec(this.scU, this.scS));
+  }
+
+  /** Σ cost of the open lots, from the lots (see costStale). */
+  private sumCosts(): void {
+    let cu = 0n;
+    let cs = 0;
+    for (let i = this.head; i < this.end; i++) {
+      const us = this.us[i]!;
+      const tu = us < 0 ? this.cu[i]! : this.qu[i]! * this.uu[i]!;
+      const ts = us < 0 ? this.cs[i]! : this.qs[i]! + us;
+      const ncu = addU(cu, cs, tu, ts);
+      cs = addS(cu, cs, tu, ts);
+      cu = ncu;
+    }
+    this.scU = cu;
+    this.scS = cs;
+    this.costDec = undefined;
+    this.costStale = false;
   }
 
   private setSums(qu: bigint, qs: number, cu: bigint, cs: number): void {
@@ -259,6 +289,16 @@ class QueueBook implements LotBook {
     this.scS = cs;
     this.qtyDec = undefined;
     this.costDec = undefined;
+    this.costStale = false;
+  }
+
+  /** A new Σ quantity, Σ cost left stale (see costStale). */
+  private setQty(qu: bigint, qs: number): void {
+    this.sqU = qu;
+    this.sqS = qs;
+    this.qtyDec = undefined;
+    this.costDec = undefined;
+    this.costStale = true;
   }
 
   /** Makes room for one more lot at the end: compacts in place, or doubles the columns. */
@@ -388,12 +428,10 @@ class QueueBook implements LotBook {
     assert(this.sqU === 0n || (this.sqU < 0n ? qty.u < 0n : qty.u > 0n), 'open on the same side');
     assert(!qty.isZero(), 'a lot has quantity');
     this.push(qty, cost, unit, ts, seq, undefined);
-    this.setSums(
-      qAddU(this.sqU, this.sqS, qty.u, qty.s),
-      qAddS(this.sqU, this.sqS, qty.u, qty.s),
-      addU(this.scU, this.scS, cost.u, cost.s),
-      addS(this.scU, this.scS, cost.u, cost.s),
-    );
+    const qu = qAddU(this.sqU, this.sqS, qty.u, qty.s);
+    const qs = qAddS(this.sqU, this.sqS, qty.u, qty.s);
+    if (this.costStale) this.setQty(qu, qs);
+    else this.setSums(qu, qs, addU(this.scU, this.scS, cost.u, cost.s), addS(this.scU, this.scS, cost.u, cost.s));
   }
 
   /**
@@ -409,6 +447,10 @@ class QueueBook implements LotBook {
     const qs = this.sqS;
     if (q === 0n || q < 0n === du < 0n) {
       this.pushRaw(du, ds, 0n, 0, uu, us, ts, seq, undefined);
+      if (!this.costRead || this.costStale) {
+        this.setQty(qAddU(q, qs, du, ds), qAddS(q, qs, du, ds));
+        return true;
+      }
       // The lot's cost is −cash: Σ cost + (−cash), as Dec.add (a zero sum takes −cash as it is).
       const scU = this.scU;
       const scS = this.scS;
@@ -486,7 +528,8 @@ class QueueBook implements LotBook {
       cs = subS(cs, c.u, c.s);
       cu = ncu;
     }
-    this.setSums(qu, qs, cu, cs);
+    if (this.costStale) this.setQty(qu, qs);
+    else this.setSums(qu, qs, cu, cs);
     if (this.head === this.end) this.reset();
     return out;
   }
@@ -565,7 +608,10 @@ class QueueBook implements LotBook {
         break;
       }
     }
-    this.setSums(qSubU(this.sqU, this.sqS, xu, xs), qSubS(this.sqS, xu, xs), subU(this.scU, this.scS, ru, rs), subS(this.scS, ru, rs));
+    const qu = qSubU(this.sqU, this.sqS, xu, xs);
+    const qs = qSubS(this.sqS, xu, xs);
+    if (!this.costRead || this.costStale) this.setQty(qu, qs);
+    else this.setSums(qu, qs, subU(this.scU, this.scS, ru, rs), subS(this.scS, ru, rs));
     if (this.head === this.end) this.reset();
     this.relS = rs;
     return ru;
@@ -609,7 +655,8 @@ class QueueBook implements LotBook {
     this.head = 0;
     this.end = 0;
     for (const l of merged) this.push(l.qty, l.cost, l.unit, l.ts, l.seq, l.rank);
-    this.setSums(qu, qs, cu, cs);
+    if (this.costStale) this.setQty(qu, qs);
+    else this.setSums(qu, qs, cu, cs);
   }
 
   /** Flat: every lot gone (their slots are already cleared), the sums exactly zero. */
@@ -647,6 +694,8 @@ class QueueBook implements LotBook {
     c.scS = this.scS;
     c.qtyDec = this.qtyDec;
     c.costDec = this.costDec;
+    c.costStale = this.costStale;
+    c.costRead = this.costRead;
     c.shared = true;
     this.shared = true;
     return c;
