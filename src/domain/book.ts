@@ -399,8 +399,12 @@ export class BookState {
     return this.routes.get(venue)?.get(account)?.get(symbol);
   }
 
-  /** What a spot fill of `inst` at (venue, account) touches, resolved once per book state. */
-  spotRoute(venue: string, account: string, inst: SpotInstrument, marks: Marks): SpotRoute {
+  /**
+   * What a spot fill of `inst` at (venue, account) touches, resolved once per book state; kept
+   * under `symbol`, the text `cachedRoute` is asked with (a fill's own, most often the very string
+   * the next fills give: a lookup then compares no characters).
+   */
+  spotRoute(venue: string, account: string, symbol: string, inst: SpotInstrument, marks: Marks): SpotRoute {
     let accounts = this.routes.get(venue);
     if (accounts === undefined) {
       accounts = new Map();
@@ -411,7 +415,7 @@ export class BookState {
       byInst = new Map();
       accounts.set(account, byInst);
     }
-    let r = byInst.get(inst.symbol);
+    let r = byInst.get(symbol);
     if (r === undefined) {
       r = {
         inst,
@@ -426,7 +430,7 @@ export class BookState {
         baseStamp: this.stamps.slot(inst.base),
         quoteStamp: this.stamps.slot(inst.quote),
       };
-      byInst.set(inst.symbol, r);
+      byInst.set(symbol, r);
     }
     return r;
   }
@@ -584,7 +588,7 @@ function bookTrade(s: BookState, e: TradeEvent, ctx: BookingContext, rates: Rate
   const found = ctx.instruments.lookup(e.instrument, e.venue);
   if (!found.ok) return { code: 'UNKNOWN_INSTRUMENT', message: `instrument ${e.instrument}: ${found.reason}` };
   if (found.instrument.kind !== 'spot') return bookDerivativeTrade(s, e, found.instrument, ctx, rates);
-  return bookSpotTrade(s, e, s.spotRoute(e.venue, e.account, found.instrument, ctx.marks), ctx, rates);
+  return bookSpotTrade(s, e, s.spotRoute(e.venue, e.account, e.instrument, found.instrument, ctx.marks), ctx, rates);
 }
 
 /**
