@@ -188,17 +188,20 @@ describe('JetStream adapters (real NATS)', () => {
 
     // the buffered ones were nak'd on close: they are back at once, not after the ack wait; any
     // the server sent while the client was unsubscribing come back after the ack wait
+    // (The naks race the new consumer's first pull on a loaded machine, so messages never
+    // delivered may come first: what counts is that redelivered ones come within the first
+    // second, well before the ack wait of 1.5 s.)
     const { it } = await source(opts);
     const t0 = Date.now();
-    const first = (await it.next(2000))!;
-    expect(first.redelivered).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(1000);
-    const seqs = new Set([first.seq]);
-    first.ack();
+    const seqs = new Set<number>();
+    let redeliveredAt: number | undefined;
     for (let d = await it.next(3000); d !== undefined && seqs.size < 45; d = seqs.size < 45 ? await it.next(3000) : undefined) {
+      if (d.redelivered && redeliveredAt === undefined) redeliveredAt = Date.now() - t0;
       seqs.add(d.seq);
       d.ack();
     }
+    expect(redeliveredAt).toBeDefined();
+    expect(redeliveredAt!).toBeLessThan(1000);
     expect([...seqs].sort((x, y) => x - y)).toEqual(Array.from({ length: 45 }, (_, i) => i + 6));
   });
 
