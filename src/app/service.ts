@@ -123,6 +123,9 @@ export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
  */
 const UPDATE_COST_RATIO = 10;
 
+/** Events booked between two pauses of a batch's booking (see book). */
+const BOOK_SLICE = 256;
+
 /** Ids a trim let go of, forgotten per slice (see forgetSliced). */
 const FORGET_SLICE = 16_384;
 
@@ -662,6 +665,13 @@ export class Service {
         }
         if (r.status !== 'rejected' && this.onBooked !== undefined) fresh.push(x.event);
         this.sinceCheckpoint++;
+        if ((i + 1) % BOOK_SLICE === 0 && i + 1 < incoming.length) {
+          // A pause every BOOK_SLICE events: what arrived meanwhile is read (the next batch's
+          // commit answer, so PostgreSQL gets the one after it at once; an HTTP request). Reads
+          // meanwhile see a prefix of the log, and `seq` says which.
+          this.stats.lastSeq = Math.max(this.stats.lastSeq, last);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     } catch (err) {
       // The events are committed: the state is rebuilt from the store, which books them.
