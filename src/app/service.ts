@@ -123,7 +123,7 @@ export const DEFAULT_SERVICE_CONFIG: Omit<ServiceConfig, 'settings'> = {
  */
 const UPDATE_COST_RATIO = 10;
 
-/** Events booked between two pauses of a batch's booking (see book). */
+/** Events booked between two pauses of a large batch's booking (see book). */
 const BOOK_SLICE = 256;
 
 /** Ids a trim let go of, forgotten per slice (see forgetSliced). */
@@ -665,10 +665,12 @@ export class Service {
         }
         if (r.status !== 'rejected' && this.onBooked !== undefined) fresh.push(x.event);
         this.sinceCheckpoint++;
-        if ((i + 1) % BOOK_SLICE === 0 && i + 1 < incoming.length) {
-          // A pause every BOOK_SLICE events: what arrived meanwhile is read (the next batch's
-          // commit answer, so PostgreSQL gets the one after it at once; an HTTP request). Reads
-          // meanwhile see a prefix of the log, and `seq` says which.
+        if (incoming.length > 2 * BOOK_SLICE && (i + 1) % BOOK_SLICE === 0 && i + 1 < incoming.length) {
+          // A large batch (a backlog) pauses every BOOK_SLICE events: what arrived meanwhile is
+          // read (the next batch's commit answer, so PostgreSQL gets the one after it at once; an
+          // HTTP request). Reads meanwhile see a prefix of the log, and `seq` says which. Not a
+          // small batch: there the pause let the next one in first (a latency of 5,000 fills/s
+          // grew p99.9 17-35 -> 40-72 ms).
           this.stats.lastSeq = Math.max(this.stats.lastSeq, last);
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
