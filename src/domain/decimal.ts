@@ -193,22 +193,7 @@ export class Dec {
 
   /** Canonical text: plain digits, no exponent, no trailing fractional zeros. */
   toString(): string {
-    if (this.s === 0) return this.u.toString();
-    if (this.u === 0n) return '0';
-    // The trailing fractional zeros are dropped from the text (no bigint division per zero).
-    const neg = this.u < 0n;
-    let digits = (neg ? -this.u : this.u).toString();
-    let scale = this.s;
-    let end = digits.length;
-    while (scale > 0 && digits.charCodeAt(end - 1) === 48) {
-      end--;
-      scale--;
-    }
-    if (end < digits.length) digits = digits.slice(0, end);
-    if (scale === 0) return neg ? `-${digits}` : digits;
-    if (digits.length <= scale) digits = digits.padStart(scale + 1, '0');
-    const cut = digits.length - scale;
-    return `${neg ? '-' : ''}${digits.slice(0, cut)}.${digits.slice(cut)}`;
+    return unitsText(this.u, this.s);
   }
 
   /** Text with exactly `scale` places (rounded half-even): for display tables. */
@@ -252,6 +237,26 @@ const DECIMAL_RE = /^(-)?(\d+)(?:\.(\d+))?$/;
  * anything else (exponents, `NaN`, `Infinity`, `+`, spaces, empty). Limits are checked by the
  * caller (see `decimalProblem`) so that it can report which one failed.
  */
+/** The canonical text of `u` units at scale `s` (`new Dec(u, s).toString()`, with no Dec made). */
+export function unitsText(u: bigint, s: number): string {
+  if (s === 0) return u.toString();
+  if (u === 0n) return '0';
+  // The trailing fractional zeros are dropped from the text (no bigint division per zero).
+  const neg = u < 0n;
+  let digits = (neg ? -u : u).toString();
+  let scale = s;
+  let end = digits.length;
+  while (scale > 0 && digits.charCodeAt(end - 1) === 48) {
+    end--;
+    scale--;
+  }
+  if (end < digits.length) digits = digits.slice(0, end);
+  if (scale === 0) return neg ? `-${digits}` : digits;
+  if (digits.length <= scale) digits = digits.padStart(scale + 1, '0');
+  const cut = digits.length - scale;
+  return `${neg ? '-' : ''}${digits.slice(0, cut)}.${digits.slice(cut)}`;
+}
+
 export function parseDecimal(text: string): Dec | undefined {
   const m = DECIMAL_RE.exec(text);
   if (m === null) return undefined;

@@ -10,7 +10,7 @@
  *   (capitalised fees, WAC) release `cost × x / qty` rounded half-even at 18 places, the remainder
  *   derived by subtraction.
  */
-import { Dec, DIVISION_SCALE, pow10 } from './decimal.js';
+import { Dec, DIVISION_SCALE, pow10, unitsText } from './decimal.js';
 import type { TsUs } from './events.js';
 
 export type CostMethod = 'fifo' | 'lifo' | 'hifo' | 'wac';
@@ -60,6 +60,14 @@ export interface LotBook {
   restore(lots: readonly Lot[]): void;
   /** Open lots in acquisition order (for display; WAC shows its one pooled lot). */
   lots(): Lot[];
+  /** How many lots `lots()` would give (books that write their snapshot rows themselves). */
+  lotCount?(): number;
+  /**
+   * The snapshot rows (snapshot.ts: `JSON.stringify` of each lot's row) of `lots()[start …
+   * start + count)`, comma-separated, straight from the book's own columns (no Lot nor Dec
+   * made); undefined when the book cannot (then the caller reads `lots()`).
+   */
+  lotRowsJson?(start: number, count: number): string | undefined;
   clone(): LotBook;
 }
 
@@ -671,6 +679,25 @@ class QueueBook implements LotBook {
   lots(): Lot[] {
     const out: Lot[] = [];
     for (let i = this.head; i < this.end; i++) out.push(this.lotAt(i));
+    return out;
+  }
+
+  lotCount(): number {
+    return this.end - this.head;
+  }
+
+  lotRowsJson(start: number, count: number): string | undefined {
+    if (this.ranks !== undefined) return undefined;
+    let out = '';
+    const to = Math.min(this.end, this.head + start + count);
+    for (let i = this.head + start; i < to; i++) {
+      const qu = this.qu[i]!;
+      const qs = this.qs[i]!;
+      const us = this.us[i]!;
+      const cost = us < 0 ? unitsText(this.cu[i]!, this.cs[i]!) : unitsText(qu * this.uu[i]!, qs + us);
+      const unit = us < 0 ? 'null' : `"${unitsText(this.uu[i]!, us)}"`;
+      out += `${out.length === 0 ? '' : ','}["${unitsText(qu, qs)}","${cost}",${unit},${this.tss[i]!},${this.seqs[i]!},null,null]`;
+    }
     return out;
   }
 

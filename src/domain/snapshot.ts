@@ -99,7 +99,22 @@ const LOTS_PER_PIECE = 1024;
 function* spotJson(key: string, p: SpotPosition): Generator<string, void, undefined> {
   const venue = p.venue === undefined ? 'null' : JSON.stringify(p.venue);
   let out = `{"kind":"spot","key":${JSON.stringify(key)},"asset":${JSON.stringify(p.asset)},"venue":${venue},"realized":"${p.realized.toString()}","fees":"${p.fees.toString()}","lots":[`;
-  const lots = p.lots.lots();
+  const book = p.lots;
+  const n = book.lotCount?.();
+  if (n !== undefined && book.lotRowsJson !== undefined && book.lotRowsJson(0, 0) !== undefined) {
+    // Rows straight from the book's columns, a piece at a time.
+    for (let at = 0; at < n; at += LOTS_PER_PIECE) {
+      const rows = book.lotRowsJson(at, LOTS_PER_PIECE)!;
+      out += at === 0 ? rows : `,${rows}`;
+      if (at + LOTS_PER_PIECE < n) {
+        yield out;
+        out = '';
+      }
+    }
+    yield `${out}]}`;
+    return;
+  }
+  const lots = book.lots();
   for (let i = 0; i < lots.length; i++) {
     const l = lots[i]!;
     const unit = l.unit === undefined ? 'null' : `"${l.unit.toString()}"`;
