@@ -11,7 +11,7 @@ import { Dec, DIVISION_SCALE, pow10 } from './decimal.js';
 import type { BookingCode } from './errors.js';
 import type { BookEvent, DepositEvent, FundingEvent, TradeEvent, TransferEvent, TsUs, WithdrawalEvent } from './events.js';
 import { derivativeKey, type DerivativeInstrument, type InstrumentRegistry, type SpotInstrument } from './instrument.js';
-import { newLotBook, type CostMethod, type LotBook, type RealizedSink } from './lots.js';
+import { addS, addU, newLotBook, type CostMethod, type LotBook, type RealizedSink } from './lots.js';
 import type { Marks } from './marks.js';
 import { formatTimestamp } from './time.js';
 
@@ -80,30 +80,18 @@ export class SpotPosition implements RealizedSink {
   /** realized = realized + (u, s), as Dec.add. */
   addRealized(u: bigint, s: number): void {
     if (u === 0n) return;
-    if (this.ru === 0n) {
-      this.ru = u;
-      this.rs = s;
-    } else if (this.rs === s) this.ru += u;
-    else if (this.rs > s) this.ru += u * pow10(this.rs - s);
-    else {
-      this.ru = this.ru * pow10(s - this.rs) + u;
-      this.rs = s;
-    }
+    const rs = addS(this.ru, this.rs, u, s);
+    this.ru = addU(this.ru, this.rs, u, s);
+    this.rs = rs;
     this.rd = undefined;
   }
 
   /** fees = fees + (u, s), as Dec.add. */
   addFees(u: bigint, s: number): void {
     if (u === 0n) return;
-    if (this.fu === 0n) {
-      this.fu = u;
-      this.fs = s;
-    } else if (this.fs === s) this.fu += u;
-    else if (this.fs > s) this.fu += u * pow10(this.fs - s);
-    else {
-      this.fu = this.fu * pow10(s - this.fs) + u;
-      this.fs = s;
-    }
+    const fs = addS(this.fu, this.fs, u, s);
+    this.fu = addU(this.fu, this.fs, u, s);
+    this.fs = fs;
     this.fd = undefined;
   }
 

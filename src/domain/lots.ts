@@ -115,7 +115,7 @@ export function splitLot(lot: Lot, x: Dec): [Lot, Lot] {
  */
 
 /** Units of a + b (costs), at the scale `addS` gives: as `Dec.add`. */
-function addU(au: bigint, as: number, bu: bigint, bs: number): bigint {
+export function addU(au: bigint, as: number, bu: bigint, bs: number): bigint {
   if (bu === 0n) return au;
   if (au === 0n) return bu;
   if (as === bs) return au + bu;
@@ -123,7 +123,7 @@ function addU(au: bigint, as: number, bu: bigint, bs: number): bigint {
 }
 
 /** The scale of a + b (costs), as `Dec.add`. */
-function addS(au: bigint, as: number, bu: bigint, bs: number): number {
+export function addS(au: bigint, as: number, bu: bigint, bs: number): number {
   return bu === 0n ? as : au === 0n ? bs : as > bs ? as : bs;
 }
 

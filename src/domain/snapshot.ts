@@ -62,9 +62,9 @@ export function snapshotBook(s: BookState): BookSnapshot {
 }
 
 /**
- * `JSON.stringify(snapshotBook(s))` in pieces, one per position (the lots are most of a large
- * book's snapshot), for a caller that does other work between them. Read all of it before `s`
- * changes again.
+ * `JSON.stringify(snapshotBook(s))` in pieces, one per position and a spot position's lots
+ * LOTS_PER_PIECE at a time (the lots are most of a large book's snapshot), for a caller that does
+ * other work between them. Read all of it before `s` changes again.
  */
 export function* snapshotBookJson(s: BookState): Generator<string, void, undefined> {
   const head = JSON.stringify({ book: s.book, settings: s.settings });
