@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Delivery } from '../../app/ports.js';
 import { Reader, sleep } from '../../../test/support/deliveries.js';
 import { connectNats, ensureEventStream, jetStreamSource, publishAll, type NatsConnection } from './jetstream.js';
@@ -43,6 +43,9 @@ describe('cumulative acks (real NATS)', () => {
     return { pending: i.num_ack_pending, floor: i.ack_floor.stream_seq, redelivered: i.num_redelivered };
   };
 
+  /** An ack is sent without a reply: the server's count shows it a moment later, polled up to 3 s. */
+  const settles = (check: () => Promise<void>): Promise<void> => vi.waitFor(check, { timeout: 3000, interval: 50 });
+
   beforeAll(async () => {
     nc = await connectNats(NATS_URL, 'utl-test-ackall');
   });
@@ -64,8 +67,8 @@ describe('cumulative acks (real NATS)', () => {
       expect(d.seq).toBe(i);
       if (i <= 40) d.ack();
     }
-    await sleep(50); // the ack of 40 goes out with the next turn
-    expect(await consumerInfo(stream)).toMatchObject({ floor: 40, pending: 60 });
+    // the ack of 40 goes out with the next turn
+    await settles(async () => expect(await consumerInfo(stream)).toMatchObject({ floor: 40, pending: 60 }));
     await ncA.close(); // no close() of the source: nothing more is sent
 
     // The second process starts at once and 50 new messages come: it gets them before the
@@ -84,16 +87,15 @@ describe('cumulative acks (real NATS)', () => {
     expect([...seen.keys()].sort((x, y) => x - y)).toEqual(Array.from({ length: 110 }, (_, i) => i + 41));
     for (let s = 41; s <= 100; s++) expect(seen.get(s)).toBe(true);
     expect(floorBeforeRedelivery).toBe(40); // nothing acked past the unseen ones
-    await sleep(1500); // the acks resume once the server's pending count is the source's own
-    expect(await consumerInfo(stream)).toMatchObject({ floor: 150, pending: 0 });
+    // the acks resume once the server's pending count is the source's own (checked every 250 ms)
+    await settles(async () => expect(await consumerInfo(stream)).toMatchObject({ floor: 150, pending: 0 }));
     // What comes again is only the new messages held unacked past their ack wait meanwhile
     // (duplicates), and it stops.
     for (let d = await rb.next(1500); d !== undefined; d = await rb.next(1500)) {
       expect([d.seq > 100, d.redelivered]).toEqual([true, true]);
       d.ack();
     }
-    await sleep(100);
-    expect((await consumerInfo(stream)).pending).toBe(0);
+    await settles(async () => expect((await consumerInfo(stream)).pending).toBe(0));
     await b.close();
   }, 20_000);
 
@@ -115,8 +117,27 @@ describe('cumulative acks (real NATS)', () => {
       d.ack();
     }
     expect(again).toEqual([1, 2, 3, 4, 5]);
-    await sleep(100);
-    expect(await consumerInfo(stream)).toMatchObject({ floor: 10, pending: 0 });
+    await settles(async () => expect(await consumerInfo(stream)).toMatchObject({ floor: 10, pending: 0 }));
+    await src.close();
+  });
+
+  it('redeliveries of a nak\'d batch settled one turn apart still end in one ack over the later batch', async () => {
+    const { stream } = await freshStream(10);
+    const src = await jetStreamSource(nc, { stream, consumer: 'svc', ackWaitMs: 5000 });
+    const it = new Reader(src.deliveries());
+    const first: Delivery[] = [];
+    for (let i = 0; i < 10; i++) first.push((await it.next(2000))!);
+    for (const d of first.slice(0, 5)) d.nak(300);
+    for (const d of first.slice(5)) d.ack();
+    const again: Delivery[] = [];
+    for (let i = 0; i < 5; i++) again.push((await it.next(2000))!);
+    expect(again.map((d) => [d.seq, d.redelivered])).toEqual([1, 2, 3, 4, 5].map((s) => [s, true]));
+    for (const d of again) {
+      d.ack();
+      await sleep(30); // each in its own turn: an ack of 1 alone would leave 6..10 unackable
+      if (d.seq < 5) expect((await consumerInfo(stream)).floor).toBe(0);
+    }
+    await settles(async () => expect(await consumerInfo(stream)).toMatchObject({ floor: 10, pending: 0 }));
     await src.close();
   });
 
@@ -142,8 +163,7 @@ describe('cumulative acks (real NATS)', () => {
     const again = (await it.next(1500))!;
     expect([one.seq, again.seq, again.redelivered]).toEqual([1, 1, true]);
     again.ack();
-    await sleep(100);
-    expect((await consumerInfo(stream)).pending).toBe(0);
+    await settles(async () => expect((await consumerInfo(stream)).pending).toBe(0));
     await src.close();
   });
 });

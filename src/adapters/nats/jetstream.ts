@@ -336,6 +336,9 @@ function msgIdOf(msg: JsMsg): string | undefined {
  * - the server ignores an ack whose delivery sequence is not above that of the last ack it took,
  *   so an ack is only sent on a delivery newer than the last one acked (a settled message
  *   delivered before a redelivery that was acked waits for a newer ack, or its own redelivery).
+ *   An ack on a redelivery that would leave such a message behind a gap waits until the gap is
+ *   settled (`wouldStrand`): the nak'd batch's redeliveries, settled one turn at a time, then
+ *   end in one ack over the later batches too, instead of their coming again after the ack wait.
  *
  * The deliveries themselves are the bookkeeping: one object per message, kept in stream order
  * from `head` until an ack covers them.
@@ -379,6 +382,7 @@ class CumulativeAcks {
       return d;
     }
     // a redelivery, or an unseen one arriving late: in stream order
+    d.late = true;
     let lo = this.head;
     let hi = o.length;
     while (lo < hi) {
@@ -447,6 +451,7 @@ class CumulativeAcks {
     }
     if (target < 0) return;
     const d = o[target]!;
+    if (d.late && this.wouldStrand(target, d.dseq)) return;
     d.msg.ack();
     this.ackedDseq = d.dseq;
     if (d.seq > this.ackedSeq) this.ackedSeq = d.seq;
@@ -458,6 +463,23 @@ class CumulativeAcks {
       this.order = o.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /**
+   * An ack at delivery sequence `dseq` would leave a settled delivery past the unsettled one that
+   * ends the prefix at `target` unable to be acked (its delivery sequence is lower: it came before
+   * the redelivery at `target`). Then the ack waits for the gap to be settled, when one ack covers
+   * them all; otherwise that delivery would come again after its ack wait, a duplicate. Only a
+   * delivery put in out of stream order (`late`) can be followed by lower delivery sequences, so
+   * only such a target scans; the wait ends at the latest when the stranded one is redelivered.
+   */
+  private wouldStrand(target: number, dseq: number): boolean {
+    const o = this.order;
+    for (let i = target + 1; i < o.length; i++) {
+      const x = o[i]!;
+      if (x.settled && x.dseq > this.ackedDseq && x.dseq < dseq) return true;
+    }
+    return false;
   }
 
   private suspect(): void {
@@ -551,6 +573,8 @@ class CumulativeDelivery implements Delivery {
   settled = false;
   /** A newer delivery of the same message, which took its place in the bookkeeping. */
   replacedBy: CumulativeDelivery | undefined = undefined;
+  /** Put in the bookkeeping before a delivery received earlier (a redelivery, or unseen). */
+  late = false;
 
   constructor(readonly msg: JsMsg, private readonly acks: CumulativeAcks) {
     this.data = msg.data;
