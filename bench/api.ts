@@ -268,12 +268,13 @@ async function client(url: string, rps: number, seconds: number): Promise<{ lat:
     const t = performance.now();
     try {
       const r = await fetch(url);
+      const ttfb = performance.now() - t;
       const body = await r.arrayBuffer();
       if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
       const ms = performance.now() - t;
       lat.push(ms);
       bodyBytes = body.byteLength;
-      if (trace && ms > 50) process.stderr.write(`slow request: ${ms.toFixed(0)} ms, sent at ${new Date(Date.now() - ms).toISOString()}\n`);
+      if (trace && ms > 50) process.stderr.write(`slow request: ${ms.toFixed(0)} ms (headers after ${ttfb.toFixed(0)} ms), sent at ${new Date(Date.now() - ms).toISOString()}\n`);
     } catch (err) {
       if (errors++ === 0) process.stderr.write(`request failed: ${String(err)}\n`);
     }
@@ -344,11 +345,19 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<{ re
     }, 'the seed to be booked', 300_000);
     const seedMs = performance.now() - tSeed;
     const url = `${base}/positions?book=${BOOK}`;
-    const first = (await (await fetch(url)).json()) as { positions: { asset: string; unrealizedPnl: string | null }[] };
-    const valued = first.positions.filter((p) => p.asset.startsWith('A') && p.unrealizedPnl !== null).length;
-    if (valued !== a.positions) throw new Error(`seeded book lists ${valued} valued positions, expected ${a.positions}`);
+    // The answer is as of the book's latest update (`seq`), which follows the booking closely.
+    let valued = 0;
+    let listed = 0;
+    await waitFor(async () => {
+      const first = (await (await fetch(url)).json()) as { positions: { asset: string; unrealizedPnl: string | null }[] };
+      listed = first.positions.length;
+      valued = first.positions.filter((p) => p.asset.startsWith('A') && p.unrealizedPnl !== null).length;
+      return valued === a.positions;
+    }, `GET /positions to list every seeded position valued (${a.positions})`, 30_000).catch((err: unknown) => {
+      throw new Error(`seeded book lists ${valued} valued positions, expected ${a.positions}`, { cause: err });
+    });
     if ((await counts(base)).refused > 0) throw new Error('the seed had refused events');
-    process.stderr.write(`run ${run}: seeded ${seed.lines.length} events in ${Math.round(seedMs)} ms; ${first.positions.length} positions\n`);
+    process.stderr.write(`run ${run}: seeded ${seed.lines.length} events in ${Math.round(seedMs)} ms; ${listed} positions\n`);
 
     // 2. Floor: nothing streaming.
     const floorSamples = await client(url, a.rps, a.floorSeconds);
@@ -414,7 +423,7 @@ async function oneRun(nc: NatsConnection, a: ApiArgs, run: number): Promise<{ re
       },
       seedEvents: seed.lines.length,
       seedMs,
-      positions: first.positions.length,
+      positions: listed,
     };
     process.stderr.write(
       `run ${run}: under ${a.rate} fills/s: p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, p99.9 ${load.p999.toFixed(1)} ms, max ${load.max.toFixed(1)} ms ` +

@@ -64,14 +64,21 @@ const scratch: Uint8Array[] = [];
  * straight into the chunk they fall in.
  */
 export function positionsBody(head: Readonly<Record<string, unknown>>, positions: readonly PositionReport[]): { length: number; chunks: Buffer[] } {
-  const open = openBytes(head);
-  let length = open.length + CLOSE.length + Math.max(0, positions.length - 1);
   scratch.length = positions.length;
-  for (let i = 0; i < positions.length; i++) {
-    const bytes = positionBytes(positions[i]!);
-    scratch[i] = bytes;
-    length += bytes.length;
-  }
+  for (let i = 0; i < positions.length; i++) scratch[i] = positionBytes(positions[i]!);
+  const body = joinedBody(head, scratch);
+  scratch.length = 0;
+  return body;
+}
+
+/**
+ * `{…head,"positions":[` then `parts` joined by commas, then `]}`, in chunks of 64 KiB (the last
+ * one shorter): `positionsBody` from the positions' bytes.
+ */
+export function joinedBody(head: Readonly<Record<string, unknown>>, parts: readonly Uint8Array[]): { length: number; chunks: Buffer[] } {
+  const open = openBytes(head);
+  let length = open.length + CLOSE.length + Math.max(0, parts.length - 1);
+  for (let i = 0; i < parts.length; i++) length += parts[i]!.length;
   const chunks: Buffer[] = [];
   let chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK, length));
   let at = 0;
@@ -92,12 +99,11 @@ export function positionsBody(head: Readonly<Record<string, unknown>>, positions
     }
   };
   put(open);
-  for (let i = 0; i < scratch.length; i++) {
+  for (let i = 0; i < parts.length; i++) {
     if (i > 0) put(COMMA);
-    put(scratch[i]!);
+    put(parts[i]!);
   }
   put(CLOSE);
   chunks.push(chunk);
-  scratch.length = 0;
   return { length, chunks };
 }

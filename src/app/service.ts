@@ -234,7 +234,8 @@ export class Service {
   /** Whether forgetSliced is at work. */
   private forgetting = false;
   private readonly lastPublished = new Map<string, number>();
-  private readonly toPublish = new Set<string>();
+  /** The books with changes not in an update yet, each with the seq of its first such change. */
+  private readonly toPublish = new Map<string, number>();
   private publishTimer: NodeJS.Timeout | undefined;
   /** When the publish timer fires (ms since the epoch), while it is set. */
   private publishTimerAt = 0;
@@ -597,11 +598,30 @@ export class Service {
   /** Told of each book update as it is published (the WebSocket hub); it must not throw. */
   onUpdate: ((update: BookUpdate) => void) | undefined;
 
+  /**
+   * Told, after a batch and after the updates a timer sent, that the updates told so far
+   * (`onUpdate`) hold every event up to `seq`: every book's later changes are still pending (the
+   * HTTP front's copy of the positions is as current as the ledger up to there). Never goes back.
+   * It must not throw.
+   */
+  onCaughtUp: ((seq: number) => void) | undefined;
+
   private tellBooked(events: readonly LedgerEvent[]): void {
     try {
       this.onBooked?.(events);
     } catch (err) {
       this.log.error({ err: String(err) }, 'a listener of booked events failed');
+    }
+  }
+
+  private tellCaughtUp(): void {
+    if (this.onCaughtUp === undefined) return;
+    let seq = this.stats.lastSeq;
+    for (const first of this.toPublish.values()) if (first - 1 < seq) seq = first - 1;
+    try {
+      this.onCaughtUp(seq);
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'a listener of caught-up updates failed');
     }
   }
 
@@ -636,6 +656,8 @@ export class Service {
   /** Books the batch's new events in commit order; a failure here rebuilds from the store. */
   private async book(incoming: readonly Incoming[], outcomes: readonly Outcome[], tally: EventTally | undefined): Promise<void> {
     let last = this.stats.lastSeq;
+    /** The batch's changes are of events after this. */
+    const first = last + 1;
     const fresh: LedgerEvent[] = [];
     try {
       for (let i = 0; i < incoming.length; i++) {
@@ -690,11 +712,12 @@ export class Service {
     if (changed.length > 0) {
       // The batch is booked and must be acknowledged whatever becomes of its updates.
       try {
-        await this.publish(changed);
+        await this.publish(changed, first);
       } catch (err) {
         this.log.error({ err: String(err) }, 'building the updates failed');
       }
     }
+    this.tellCaughtUp();
     if (this.sinceCheckpoint >= this.config.checkpointEvery || (this.sinceCheckpoint > 0 && Date.now() - this.lastCheckpointAt >= this.config.checkpointIntervalMs)) {
       await this.checkpoint();
     }
@@ -726,9 +749,9 @@ export class Service {
    * a large book's updates (5,000 positions: milliseconds each) take a bounded share of the
    * service's time instead of holding up the booking and the HTTP API.
    */
-  private async publish(books: readonly string[]): Promise<void> {
+  private async publish(books: readonly string[], first: number): Promise<void> {
     if (this.sink === undefined) return;
-    for (const b of books) this.toPublish.add(b);
+    for (const b of books) if (!this.toPublish.has(b)) this.toPublish.set(b, first);
     await this.publishDue();
   }
 
@@ -737,7 +760,7 @@ export class Service {
     const now = Date.now();
     const due: string[] = [];
     let next = Number.POSITIVE_INFINITY;
-    for (const b of this.toPublish) {
+    for (const b of this.toPublish.keys()) {
       const at = (this.lastPublished.get(b) ?? 0) + Math.max(this.config.updateIntervalMs, UPDATE_COST_RATIO * (this.updateCost.get(b) ?? 0));
       if (at <= now) due.push(b);
       else next = Math.min(next, at);
@@ -749,7 +772,9 @@ export class Service {
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;
       // In the booking lane: an update never shows a batch half booked.
-      this.inBookLane(() => this.publishDue()).catch((err: unknown) => this.log.error({ err: String(err) }, 'building the updates failed'));
+      this.inBookLane(() => this.publishDue())
+        .then(() => this.tellCaughtUp())
+        .catch((err: unknown) => this.log.error({ err: String(err) }, 'building the updates failed'));
     }, next - now);
   }
 
@@ -977,7 +1002,7 @@ export class Service {
     await this.inBookLane(async () => {
       if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
       this.publishTimer = undefined;
-      await this.send([...this.toPublish]);
+      await this.send([...this.toPublish.keys()]);
       await this.flushCheckpoint();
       if (this.sinceCheckpoint > 0 || this.checkpointDirty.size > 0) {
         await this.checkpoint();

@@ -3,10 +3,14 @@
  * PGlite in the data folder), the inbound source (NATS JetStream at NATS_URL, else the in-process
  * bus), the service, and the HTTP server. Nothing else wires adapters together.
  */
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildServer, type HttpOptions } from '../adapters/http/server.js';
+import { HttpFront } from '../adapters/http/front.js';
+import { buildBookUpdate } from '../domain/report.js';
 import { ServiceMetrics } from '../adapters/metrics/metrics.js';
 import { InProcessBus } from '../adapters/nats/bus.js';
 import { connectNats, ensureEventStream, jetStreamSource, natsUpdateSink, type NatsConnection } from '../adapters/nats/jetstream.js';
@@ -76,6 +80,12 @@ export interface StartOptions {
   readonly writeLimit?: WriteLimit;
   /** End-of-day snapshots: how long after midnight UTC the closed day is taken; undefined: the defaults. */
   readonly snapshots?: Partial<SnapshotOptions>;
+  /**
+   * The HTTP front (adapters/http/front.ts): a thread that answers `GET /positions` from a copy
+   * kept by the book updates and passes the rest on to the API. Default on; `false`: the API
+   * listens on `host:port` itself (docs/operations.md "The HTTP front").
+   */
+  readonly front?: boolean;
 }
 
 export { DEFAULT_START, DEFAULT_WRITE_LIMIT } from './start-defaults.js';
@@ -138,10 +148,13 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   const onError = (err: unknown, where: string): void => log.error({ err: String(err), where }, 'HTTP request failed');
   const auth = opts.auth === 'required' ? new Authenticator(new PgKeyStore(sql), { onError }) : undefined;
   const writeLimit = opts.writeLimit ?? { max: 0, timeWindowMs: 0 };
+  // Behind the front, the API listens on a Unix socket of this process's own (under 108 bytes).
+  const upstream = opts.front === false ? undefined : join(tmpdir(), `utl-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
   const app = buildServer(service, {
     ...opts.http,
     metrics,
     onError,
+    behindFront: upstream !== undefined,
     ...(auth === undefined ? {} : { auth }),
     ...(writeLimit.max > 0 ? { writeLimit } : {}),
     audit: (actor, action, target, detail) => reconStore.audit(actor, action, target, detail),
@@ -155,7 +168,27 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   await app.register(wsRoutes(live, auth === undefined ? {} : { auth: wsAuth }));
   await app.register(uiRoutes());
   await app.register(docsRoutes());
-  const url = await app.listen({ host: opts.host, port: opts.port });
+  let url: string;
+  let front: HttpFront | undefined;
+  if (upstream === undefined) url = await app.listen({ host: opts.host, port: opts.port });
+  else {
+    await app.listen({ path: upstream });
+    front = await HttpFront.start({ host: opts.host, port: opts.port, upstream, reporting: service.config.reporting, ...(auth === undefined ? {} : { auth }), onError });
+    const f = front;
+    url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${f.port}`;
+    // Every book as it stands, then its updates: in the booking lane, so none falls in between.
+    await service.withLedger(() => {
+      for (const book of service.ledger.bookNames()) f.update({ book, seq: service.stats.lastSeq, positions: buildBookUpdate(service.ledger, book)?.positions ?? [] });
+      f.caughtUp(service.stats.lastSeq);
+      service.onUpdate = (u) => {
+        live.publish(u);
+        f.update(u);
+      };
+      service.onCaughtUp = (seq) => f.caughtUp(seq);
+      f.ready();
+      return Promise.resolve();
+    });
+  }
   await alerting.start();
   snapshots.start();
   log.info({ url, store: sql.kind, bus: nc === undefined ? 'in-process' : 'nats', ...startup }, 'serving');
@@ -174,7 +207,9 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
     async stop() {
       if (stopped) return;
       stopped = true;
+      await front?.close();
       await app.close();
+      if (upstream !== undefined) rmSync(upstream, { force: true });
       await snapshots.stop();
       await alerting.stop();
       await service.stop();

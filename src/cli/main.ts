@@ -157,6 +157,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--auth <mode>', 'API keys: required, or off (default: required with a DATABASE_URL, off on the embedded store)').choices(['required', 'off']).env('UTL_AUTH'))
     .addOption(new Option('--write-limit <n>', 'POST requests per minute per API key (or address); 0: no limit').env('UTL_WRITE_LIMIT').argParser(parseCount).default(DEFAULT_WRITE_LIMIT.max))
     .addOption(new Option('--eod-delay-s <s>', 'seconds after midnight UTC before the closed day\'s end-of-day snapshot is taken (late events)').env('UTL_EOD_DELAY_S').argParser(parseCount).default(DEFAULT_SNAPSHOTS.delayMs / 1000))
+    .addOption(new Option('--front <mode>', 'the HTTP front: on (a thread answers GET /positions from the book updates, passes the rest on) or off (one thread serves everything)').choices(['on', 'off']).env('UTL_FRONT').default('on'))
     .action(async (flags: StartFlags) => {
       code = await runStart(flags, err);
     });
@@ -225,6 +226,7 @@ interface StartFlags {
   auth?: 'required' | 'off';
   writeLimit: number;
   eodDelayS: number;
+  front: 'on' | 'off';
 }
 
 function readBooks(path: string | undefined, command: string, err: NodeJS.WritableStream): BookOverrides | undefined {
@@ -359,6 +361,7 @@ async function runStart(flags: StartFlags, err: NodeJS.WritableStream): Promise<
     auth: flags.auth ?? (databaseUrl === undefined ? 'off' : 'required'),
     writeLimit: { max: flags.writeLimit, timeWindowMs: 60_000 },
     snapshots: { delayMs: flags.eodDelayS * 1000 },
+    front: flags.front === 'on',
   });
   } catch (e) {
     // What the operator can fix (a server that does not answer, a data folder in use) is not a bug.

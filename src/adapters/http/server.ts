@@ -29,6 +29,12 @@ export interface HttpOptions {
   readonly writeLimit?: WriteLimit;
   /** Where writes are recorded (utl_audit): who (the key's name, or `anonymous`), what, which target. */
   readonly audit?: (actor: string, action: string, target: string, detail: unknown) => Promise<void>;
+  /**
+   * Served behind the HTTP front (front.ts) on a socket only it reaches: the client's address is
+   * its `X-Forwarded-For`, and each write's answer says in `x-utl-seq` how far the log was booked
+   * when it was answered (what the front's reads wait for; it strips the header).
+   */
+  readonly behindFront?: boolean;
 }
 
 export const DEFAULT_HTTP: HttpOptions = { bodyLimit: 16 << 20, maxEvents: 10_000 };
@@ -142,7 +148,12 @@ async function correctedBooks(sql: Service['store']['sql'], ids: readonly string
 
 export function buildServer(service: Service, options: Partial<HttpOptions> = {}): FastifyInstance {
   const opts = { ...DEFAULT_HTTP, ...options };
-  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: false });
+  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: false, trustProxy: opts.behindFront === true });
+  if (opts.behindFront === true) {
+    app.addHook('onSend', async (req, reply) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') void reply.header('x-utl-seq', String(service.stats.lastSeq));
+    });
+  }
   recordRoutes(app); // before any route: the OpenAPI test holds the document against this list
   const report = (err: unknown, where: string): void => opts.onError?.(err, where);
   // Bodies are read as text: the idempotency digest is of the bytes sent, and JSON Lines is text.
