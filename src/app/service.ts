@@ -236,6 +236,10 @@ export class Service {
   private readonly lastPublished = new Map<string, number>();
   /** The books with changes not in an update yet, each with the seq of its first such change. */
   private readonly toPublish = new Map<string, number>();
+  /** Books in `toPublish` for new marks alone: no update when none of their valuations changed. */
+  private readonly marksOnly = new Set<string>();
+  /** The marks' clock when the last batch was booked. */
+  private marksSeen = -1;
   private publishTimer: NodeJS.Timeout | undefined;
   /** When the publish timer fires (ms since the epoch), while it is set. */
   private publishTimerAt = 0;
@@ -709,10 +713,14 @@ export class Service {
     if (tally !== undefined) this.observer?.booked(tally, performance.now());
     const changed = this.ledger.takeChanged();
     for (const b of changed) this.checkpointDirty.add(b);
-    if (changed.length > 0) {
+    // New marks move the valuations of books the batch did not touch: each is looked at, and
+    // updated only if one of its positions' valuations changed (`send`).
+    const marksMoved = this.ledger.marks.clock !== this.marksSeen;
+    this.marksSeen = this.ledger.marks.clock;
+    if (changed.length > 0 || marksMoved) {
       // The batch is booked and must be acknowledged whatever becomes of its updates.
       try {
-        await this.publish(changed, first);
+        await this.publish(changed, first, marksMoved ? this.ledger.bookNames() : []);
       } catch (err) {
         this.log.error({ err: String(err) }, 'building the updates failed');
       }
@@ -749,9 +757,17 @@ export class Service {
    * a large book's updates (5,000 positions: milliseconds each) take a bounded share of the
    * service's time instead of holding up the booking and the HTTP API.
    */
-  private async publish(books: readonly string[], first: number): Promise<void> {
+  private async publish(books: readonly string[], first: number, marked: readonly string[]): Promise<void> {
     if (this.sink === undefined) return;
-    for (const b of books) if (!this.toPublish.has(b)) this.toPublish.set(b, first);
+    for (const b of books) {
+      if (!this.toPublish.has(b)) this.toPublish.set(b, first);
+      this.marksOnly.delete(b);
+    }
+    for (const b of marked) {
+      if (this.toPublish.has(b)) continue;
+      this.toPublish.set(b, first);
+      this.marksOnly.add(b);
+    }
     await this.publishDue();
   }
 
@@ -790,13 +806,20 @@ export class Service {
     for (const book of books) {
       const busy = { ms: 0 };
       this.toPublish.delete(book);
+      const marksOnly = this.marksOnly.delete(book);
       this.lastPublished.set(book, Date.now());
       const r = await runSliced(bookUpdateSteps(this.ledger, book), 4, busy);
       const t0 = performance.now();
       const positions = r?.positions ?? [];
       const prev = this.lastUpdate.get(book);
+      const diff = diffPositions(prev?.positions, positions);
+      // New marks that moved none of its valuations: nothing to tell (its summary is their sum).
+      if (marksOnly && prev !== undefined && diff.changed.length === 0 && diff.removed.length === 0) {
+        this.updateCost.set(book, busy.ms + performance.now() - t0);
+        continue;
+      }
       const seq = this.stats.lastSeq;
-      const update: BookUpdate = { book, seq, prevSeq: prev?.seq ?? 0, at, summary: r?.summary, positions, ...diffPositions(prev?.positions, positions) };
+      const update: BookUpdate = { book, seq, prevSeq: prev?.seq ?? 0, at, summary: r?.summary, positions, ...diff };
       this.lastUpdate.set(book, { seq, positions });
       if (this.outbox !== undefined) this.outbox.push(update);
       else this.publishUpdate(update);
