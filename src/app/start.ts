@@ -173,7 +173,19 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   if (upstream === undefined) url = await app.listen({ host: opts.host, port: opts.port });
   else {
     await app.listen({ path: upstream });
-    front = await HttpFront.start({ host: opts.host, port: opts.port, upstream, reporting: service.config.reporting, ...(auth === undefined ? {} : { auth }), onError });
+    front = await HttpFront.start({
+      host: opts.host,
+      port: opts.port,
+      upstream,
+      reporting: service.config.reporting,
+      ...(auth === undefined ? {} : { auth }),
+      onError,
+      // Nothing serves the port then: stop as SIGTERM would, for the supervisor to restart us.
+      onFail: (err) => {
+        log.error({ err: String(err) }, 'HTTP front failed: stopping');
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
     const f = front;
     url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${f.port}`;
     // Every book as it stands, then its updates: in the booking lane, so none falls in between.

@@ -148,7 +148,9 @@ async function positions(req: IncomingMessage, res: ServerResponse, search: stri
 
 // ---- to the API ----
 
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+// Idle sockets to the API are let go of before fastify closes them (72 s): a request never goes
+// out on a socket the API is closing.
+const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 60_000 });
 /** Hop-by-hop headers (RFC 9110 §7.6.1): each connection's own, never passed on. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
@@ -246,7 +248,14 @@ port.on('message', (m: ToFront) => {
       server.closeAllConnections();
       return;
     default:
-      model.apply(m);
+      try {
+        model.apply(m);
+      } catch (err) {
+        // The copy can no longer be trusted: every read goes to the API from now on.
+        ready = false;
+        report('applying a book update', err);
+        return;
+      }
       if (waiting.length > 0) {
         const still: typeof waiting = [];
         for (const w of waiting) {

@@ -27,6 +27,8 @@ export interface FrontOptions {
   /** How long the front keeps a resolved key (ms): a revoked key is refused at most this much later (plus the API's own cache). */
   readonly authCacheMs?: number;
   readonly onError?: (err: unknown, where: string) => void;
+  /** The thread stopped while it should serve (a bug): nothing listens on the port any more. */
+  readonly onFail?: (err: Error) => void;
 }
 
 /** The worker's script: the built one beside this file (under the tests, which run the sources, the one `npm run build` wrote). */
@@ -65,6 +67,10 @@ export class HttpFront {
       });
     });
     worker.on('error', (err) => report(err, 'HTTP front'));
+    const front = new HttpFront(worker, port);
+    worker.once('exit', (code) => {
+      if (front.closed === undefined) opts.onFail?.(new Error(`the HTTP front stopped (exit ${code}): the API's port is not served`));
+    });
     worker.on('message', (m: FromFront) => {
       if (m.t === 'error') report(new Error(m.message), `HTTP front: ${m.where}`);
       else if (m.t === 'auth') {
@@ -81,7 +87,7 @@ export class HttpFront {
         }
       }
     });
-    return new HttpFront(worker, port);
+    return front;
   }
 
   /** A book's update (`Service.onUpdate`). */
