@@ -21,8 +21,9 @@
  * have waited behind it (a closed loop under-reports tails: it stops asking while it waits). 10/s
  * is a poller every 100 ms (a risk screen, a script; the dashboard itself follows /ws): each
  * answer is a 1.7 MB body, so back to back (--rps 0: one request in flight, the most the service
- * answers) the client would take most of the service's one thread from the ingest it is measured
- * beside. Latency: from sending the request to the last byte of the body.
+ * answers) the client would take most of a core from the ingest it is measured beside (the HTTP
+ * front answers on a thread of its own, on the same two cores; UTL_FRONT=off: the booking thread
+ * answers, as before the front). Latency: from sending the request to the last byte of the body.
  *
  * Reported: per run p50, p99, p99.9 and max of the load phase and of the floor, then the medians
  * of those over --runs (default 3) and the quantiles of all runs' samples pooled (p99.9 of ~300
@@ -37,7 +38,8 @@
  *   npm run bench -- --only api [--runs 3]
  *
  * UTL_BENCH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service; UTL_BENCH_CHILD_OUT=FILE
- * keeps its stdout (UTL_BENCH_CHILD_ARGS=--trace-gc); UTL_BENCH_TRACE=1 prints every request over 50 ms.
+ * keeps its stdout (UTL_BENCH_CHILD_ARGS=--trace-gc); UTL_BENCH_TRACE=1 prints every request over 50 ms
+ * (and when its headers came: the service or the transfer).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
