@@ -314,6 +314,25 @@ describe('API keys', () => {
     expect([seen?.canSee(OPEN), seen?.canSee(SECRET)]).toEqual([true, false]);
     await app.close();
   });
+
+  it('a key revoked while in use is refused within 3 s (the HTTP front keeps a key 1 s, the API 2 s), its answers served until then', async () => {
+    const k = await createKey(new PgKeyStore(sql), { name: 'busy', scope: 'read', books: [OPEN] });
+    const mine = await call('GET', '/positions', k.token);
+    expect(mine.status).toBe(200);
+    expect(mine.text).toContain(OPEN);
+    expect(mine.text).not.toContain(SECRET);
+    expect(await new PgKeyStore(sql).revoke(k.id)).toBe(true);
+    const t0 = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - t0 < 6000) {
+      const r = await call('GET', '/positions', k.token);
+      status = r.status;
+      if (status === 200) expect(r.text).not.toContain(SECRET);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - t0).toBeLessThan(4500); // 3 s, and room for a slow machine
+  });
 });
 
 describe('rate limits on writes', () => {

@@ -64,9 +64,9 @@ const authCache = new Map<string, { principal: FrontPrincipal | null; atMs: numb
 const authPending = new Map<number, (p: FrontPrincipal | null) => void>();
 let authIds = 0;
 
-function resolveToken(token: string): Promise<FrontPrincipal | null> {
-  const hit = authCache.get(token);
-  if (hit !== undefined && Date.now() - hit.atMs <= data.authCacheMs) return Promise.resolve(hit.principal);
+const refreshing = new Set<string>();
+
+function askFor(token: string): Promise<FrontPrincipal | null> {
   return new Promise((resolve) => {
     const id = ++authIds;
     authPending.set(id, (principal) => {
@@ -76,6 +76,22 @@ function resolveToken(token: string): Promise<FrontPrincipal | null> {
     });
     tell({ t: 'auth', id, token });
   });
+}
+
+/**
+ * The key a token names, as the booking thread last said (at most `authCacheMs` ago). A key in
+ * use is asked about again in the background once half of that has passed, so its requests do
+ * not wait for the booking thread; only a key unused for a while does.
+ */
+function resolveToken(token: string): Promise<FrontPrincipal | null> {
+  const hit = authCache.get(token);
+  const age = hit === undefined ? Infinity : Date.now() - hit.atMs;
+  if (hit === undefined || age > data.authCacheMs) return askFor(token);
+  if (age > data.authCacheMs / 2 && !refreshing.has(token)) {
+    refreshing.add(token);
+    void askFor(token).finally(() => refreshing.delete(token));
+  }
+  return Promise.resolve(hit.principal);
 }
 
 /** The token of the request as the API's auth hook reads it (auth.ts `tokenOf`), or undefined. */
