@@ -4,7 +4,7 @@
  * bus), the service, and the HTTP server. Nothing else wires adapters together.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -173,6 +173,7 @@ export async function startService(opts: StartOptions, logger?: Logger): Promise
   if (upstream === undefined) url = await app.listen({ host: opts.host, port: opts.port });
   else {
     await app.listen({ path: upstream });
+    chmodSync(upstream, 0o600); // this user's processes only: the front is the way in
     front = await HttpFront.start({
       host: opts.host,
       port: opts.port,
