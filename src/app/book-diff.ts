@@ -46,7 +46,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Whether two reports are of the same position (its identity: asset, kind, venue). */
-function samePosition(a: PositionReport, b: PositionReport): boolean {
+export function samePosition(a: PositionReport, b: PositionReport): boolean {
   return a.asset === b.asset && a.kind === b.kind && a.venue === b.venue;
 }
 

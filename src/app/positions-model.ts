@@ -10,6 +10,7 @@
  * books in name order, each book's positions in the order of its updates (report.ts: by key).
  */
 import type { PositionReport } from '../domain/report.js';
+import { samePosition } from './book-diff.js';
 import { joinedBody, positionBytes } from './positions-json.js';
 import type { BookUpdate } from './service.js';
 
@@ -33,15 +34,15 @@ function entryOf(p: PositionReport): ModelEntry {
   return { asset: p.asset, venues: Object.keys(p.byVenue), bytes: positionBytes(p) };
 }
 
-function samePosition(a: PositionReport, b: PositionReport): boolean {
-  return a.asset === b.asset && a.kind === b.kind && a.venue === b.venue;
-}
-
 /** Booking thread: a message per book update, relative to the ones before it. */
 export class PositionsFeed {
   private readonly sent = new Map<string, readonly PositionReport[]>();
 
-  /** The message that brings the model to `u` (a book's first, or after positions came or went: all of it). */
+  /**
+   * The message that brings the model to `u`: a book's first, or after positions came or went,
+   * all of it; else the places whose report is another object (a walk side by side, as
+   * `diffPositions` does, by identity alone: the front compares nothing).
+   */
   message(u: Pick<BookUpdate, 'book' | 'seq' | 'positions'>): ModelMessage {
     const before = this.sent.get(u.book);
     const after = u.positions;
