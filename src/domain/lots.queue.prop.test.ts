@@ -151,9 +151,16 @@ type Op =
   | { kind: 'clone'; keepOld: boolean }
   | { kind: 'read' };
 
+/**
+ * Units around and beyond 64 bits: the queue keeps quantities and units in BigInt64Arrays, with a
+ * wider value held apart (lots.ts, WideUnits), so its tests cross that line both ways.
+ */
+const wideUnitsArb = fc.oneof(fc.bigInt({ min: 2n ** 63n - 2000n, max: 2n ** 63n + 2000n }), fc.bigInt({ min: 1n, max: 10n ** 25n }));
+
 const priceArb = fc.oneof(
-  fc.tuple(fc.bigInt({ min: 1n, max: 10n ** 9n }), fc.integer({ min: 0, max: 6 })).map(([u, s]) => new Dec(u, s)),
-  fc.constantFrom(Dec.ONE, Dec.of('100'), Dec.of('0.5'), Dec.of('1.0001')),
+  { weight: 6, arbitrary: fc.tuple(fc.bigInt({ min: 1n, max: 10n ** 9n }), fc.integer({ min: 0, max: 6 })).map(([u, s]) => new Dec(u, s)) },
+  { weight: 3, arbitrary: fc.constantFrom(Dec.ONE, Dec.of('100'), Dec.of('0.5'), Dec.of('1.0001')) },
+  { weight: 1, arbitrary: fc.tuple(wideUnitsArb, fc.integer({ min: 0, max: 12 })).map(([u, s]) => new Dec(u, s)) },
 );
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -161,7 +168,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 6,
     arbitrary: fc.record({
       kind: fc.constant('open' as const),
-      units: fc.oneof(fc.bigInt({ min: 1n, max: 20n }), fc.bigInt({ min: 1n, max: 10n ** 10n })),
+      units: fc.oneof({ weight: 5, arbitrary: fc.bigInt({ min: 1n, max: 20n }) }, { weight: 5, arbitrary: fc.bigInt({ min: 1n, max: 10n ** 10n }) }, { weight: 1, arbitrary: wideUnitsArb }),
       scale: fc.integer({ min: 0, max: 8 }),
       price: priceArb,
       exact: fc.boolean(),
@@ -324,7 +331,7 @@ function legByDecs(lots: LotBook, delta: Dec, cash: Dec, unit: Dec, ts: TsUs, se
 type Leg = { kind: 'leg'; units: bigint; scale: number; unit: Dec } | { kind: 'all'; extra: bigint; scale: number; unit: Dec } | { kind: 'clone' } | { kind: 'read' };
 
 const legArb: fc.Arbitrary<Leg> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant('leg' as const), units: fc.oneof(fc.bigInt({ min: -30n, max: 30n }), fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n })), scale: fc.integer({ min: 0, max: 9 }), unit: priceArb }) },
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('leg' as const), units: fc.oneof({ weight: 5, arbitrary: fc.bigInt({ min: -30n, max: 30n }) }, { weight: 5, arbitrary: fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }) }, { weight: 1, arbitrary: fc.tuple(wideUnitsArb, fc.boolean()).map(([u, neg]) => (neg ? -u : u)) }), scale: fc.integer({ min: 0, max: 9 }), unit: priceArb }) },
   // Exactly the open quantity reversed, plus a little more or nothing: full closes and flips.
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('all' as const), extra: fc.bigInt({ min: 0n, max: 5n }), scale: fc.integer({ min: 0, max: 9 }), unit: priceArb }) },
   { weight: 1, arbitrary: fc.constant<Leg>({ kind: 'clone' }) },

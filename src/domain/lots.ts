@@ -183,18 +183,37 @@ function moveDown<T>(a: T[], from: number, end: number): void {
 
 /** The columns of a lot book with no capacity, shared: read-only by construction (see QueueBook). */
 const NO_BIGINTS: bigint[] = Object.freeze([]) as unknown as bigint[];
+const NO_BIGINT64 = new BigInt64Array(0);
 const NO_INT32 = new Int32Array(0);
 const NO_FLOAT64 = new Float64Array(0);
+
+/** True when `v` fits a BigInt64Array slot (a store there would silently wrap anything wider). */
+function fits64(v: bigint): boolean {
+  return BigInt.asIntN(64, v) === v;
+}
+
+/**
+ * A queue book's quantity and unit units that do not fit in 64 bits, by lot index (undefined: the
+ * typed column holds the value). Made only when a book first holds such a lot.
+ */
+interface WideUnits {
+  qu: (bigint | undefined)[];
+  uu: (bigint | undefined)[];
+}
 
 /**
  * FIFO and LIFO: lots in acquisition order; FIFO takes from the head, LIFO from the tail.
  *
- * The lots are held column by column in arrays of a fixed capacity: units of quantity, cost and
- * unit (bigints), their scales, ts and seq in typed arrays (outside the garbage-collected heap). A
- * lot that stays open through a few garbage collections is then a couple of bigints to copy, not
- * an object, three Decs and a boxed timestamp; the columns grow by doubling and are compacted in
- * place, so an open lot is not copied into a fresh array again and again. A partly released lot
- * is updated in place. Nothing here is ever handed out: `lots()`, `release()` and `clone()` build
+ * The lots are held column by column in arrays of a fixed capacity: units of quantity and unit in
+ * BigInt64Arrays (with the rare value wider than 64 bits in `wide`), units of cost (bigints), their
+ * scales, ts and seq, all but the cost in typed arrays (outside the garbage-collected heap). A lot
+ * that stays open through a few garbage collections is then nothing to copy (a cost is a bigint
+ * only for a lot without a unit), not an object, three Decs and a boxed timestamp. Closing reads
+ * the lots at the head (or tail) from contiguous memory: held as bigint objects, each lot's units
+ * were the fill's own bigints, far apart in the heap, and a close waited on a cache miss for each
+ * (about half of closeRaw's time). The columns grow by doubling and are compacted in place, so an
+ * open lot is not copied into a fresh array again and again. A partly released lot is updated in
+ * place. Nothing here is ever handed out: `lots()`, `release()` and `clone()` build
  * fresh `Lot`s (or copy the columns), so what a caller holds never changes under it.
  *
  * A lot with an exact unit keeps no cost of its own: its cost is qty × unit (the invariant of such
@@ -202,15 +221,17 @@ const NO_FLOAT64 = new Float64Array(0);
  * column holds the cost of the other lots.
  */
 class QueueBook implements LotBook {
-  /** Lot i, for head ≤ i < end: quantity units (signed) and scale. */
-  private qu: bigint[];
+  /** Lot i, for head ≤ i < end: quantity units (signed; read through quAt) and scale. */
+  private qu: BigInt64Array;
   private qs: Int32Array;
   /** Cost units and scale, for a lot without a unit (else 0n and 0: its cost is qty × unit). */
   private cu: bigint[];
   private cs: Int32Array;
-  /** Unit cost units and scale; scale −1 when the lot has no exact unit. */
-  private uu: bigint[];
+  /** Unit cost units (read through uuAt) and scale; scale −1 when the lot has no exact unit. */
+  private uu: BigInt64Array;
   private us: Int32Array;
+  /** Units wider than 64 bits, once a lot brought one (see WideUnits). */
+  private wide: WideUnits | undefined;
   private tss: Float64Array;
   private seqs: Float64Array;
   /** Ranks, only once a restored lot brought one (FIFO and LIFO lots have none of their own). */
@@ -251,15 +272,55 @@ class QueueBook implements LotBook {
 
   constructor(readonly method: 'fifo' | 'lifo') {
     this.fifo = method === 'fifo';
-    this.qu = NO_BIGINTS;
+    this.qu = NO_BIGINT64;
     this.qs = NO_INT32;
     this.cu = NO_BIGINTS;
     this.cs = NO_INT32;
-    this.uu = NO_BIGINTS;
+    this.uu = NO_BIGINT64;
     this.us = NO_INT32;
     this.tss = NO_FLOAT64;
     this.seqs = NO_FLOAT64;
     this.ranks = undefined;
+    this.wide = undefined;
+  }
+
+  /** Lot i's quantity units. */
+  private quAt(i: number): bigint {
+    const w = this.wide;
+    if (w !== undefined) {
+      const x = w.qu[i];
+      if (x !== undefined) return x;
+    }
+    return this.qu[i]!;
+  }
+
+  /** Lot i's unit units (0n for a lot without a unit). */
+  private uuAt(i: number): bigint {
+    const w = this.wide;
+    if (w !== undefined) {
+      const x = w.uu[i];
+      if (x !== undefined) return x;
+    }
+    return this.uu[i]!;
+  }
+
+  private setQu(i: number, v: bigint): void {
+    if (fits64(v)) {
+      this.qu[i] = v;
+      if (this.wide !== undefined) this.wide.qu[i] = undefined;
+    } else this.wideUnits().qu[i] = v;
+  }
+
+  private setUu(i: number, v: bigint): void {
+    if (fits64(v)) {
+      this.uu[i] = v;
+      if (this.wide !== undefined) this.wide.uu[i] = undefined;
+    } else this.wideUnits().uu[i] = v;
+  }
+
+  private wideUnits(): WideUnits {
+    const cap = this.qu.length;
+    return (this.wide ??= { qu: new Array<bigint | undefined>(cap).fill(undefined), uu: new Array<bigint | undefined>(cap).fill(undefined) });
   }
 
   qty(): Dec {
@@ -278,7 +339,7 @@ class QueueBook implements LotBook {
     let cs = 0;
     for (let i = this.head; i < this.end; i++) {
       const us = this.us[i]!;
-      const tu = us < 0 ? this.cu[i]! : this.qu[i]! * this.uu[i]!;
+      const tu = us < 0 ? this.cu[i]! : this.quAt(i) * this.uuAt(i);
       const ts = us < 0 ? this.cs[i]! : this.qs[i]! + us;
       const ncu = addU(cu, cs, tu, ts);
       cs = addS(cu, cs, tu, ts);
@@ -315,12 +376,16 @@ class QueueBook implements LotBook {
     if (this.end < cap) return;
     const live = this.end - this.head;
     if (this.head > 0 && live * 2 <= cap) {
-      // The bigint columns moved by a loop: Array.prototype.copyWithin on a JS array takes the
+      // The JS array columns moved by a loop: Array.prototype.copyWithin on a JS array takes the
       // generic path of the spec (a property lookup per element in the runtime).
-      moveDown(this.qu, this.head, this.end);
       moveDown(this.cu, this.head, this.end);
-      moveDown(this.uu, this.head, this.end);
       if (this.ranks !== undefined) moveDown(this.ranks, this.head, this.end);
+      if (this.wide !== undefined) {
+        moveDown(this.wide.qu, this.head, this.end);
+        moveDown(this.wide.uu, this.head, this.end);
+      }
+      this.qu.copyWithin(0, this.head, this.end);
+      this.uu.copyWithin(0, this.head, this.end);
       this.qs.copyWithin(0, this.head, this.end);
       this.cs.copyWithin(0, this.head, this.end);
       this.us.copyWithin(0, this.head, this.end);
@@ -344,16 +409,20 @@ class QueueBook implements LotBook {
       for (let i = end - head; i < capacity; i++) b.push(fill);
       return b;
     };
-    this.qu = take(this.qu, 0n);
     this.cu = take(this.cu, 0n);
-    this.uu = take(this.uu, 0n);
     if (this.ranks !== undefined) this.ranks = take(this.ranks, undefined);
-    // The five typed columns share one buffer: one allocation outside the heap instead of five
+    if (this.wide !== undefined) this.wide = { qu: take(this.wide.qu, undefined), uu: take(this.wide.uu, undefined) };
+    // The seven typed columns share one buffer: one allocation outside the heap instead of seven
     // (each its own backing store to allocate and account for), which is most of what a copy on
-    // write costs after a snapshot. The float64 ones first, so that each view is aligned.
-    const buffer = new ArrayBuffer(capacity * 28);
+    // write costs after a snapshot. The 8-byte ones first, so that each view is aligned.
+    const buffer = new ArrayBuffer(capacity * 44);
     const float64 = (a: Float64Array, at: number): Float64Array => {
       const b = new Float64Array(buffer, at * capacity, capacity);
+      b.set(a.subarray(head, end));
+      return b;
+    };
+    const bigint64 = (a: BigInt64Array, at: number): BigInt64Array => {
+      const b = new BigInt64Array(buffer, at * capacity, capacity);
       b.set(a.subarray(head, end));
       return b;
     };
@@ -364,9 +433,11 @@ class QueueBook implements LotBook {
     };
     this.tss = float64(this.tss, 0);
     this.seqs = float64(this.seqs, 8);
-    this.qs = int32(this.qs, 16);
-    this.cs = int32(this.cs, 20);
-    this.us = int32(this.us, 24);
+    this.qu = bigint64(this.qu, 16);
+    this.uu = bigint64(this.uu, 24);
+    this.qs = int32(this.qs, 32);
+    this.cs = int32(this.cs, 36);
+    this.us = int32(this.us, 40);
     this.end = end - head;
     this.head = 0;
   }
@@ -379,20 +450,23 @@ class QueueBook implements LotBook {
     if (this.qu.length > 0) this.resize(this.qu.length);
   }
 
+  /** Lets go of what lot i's slot refers to (the typed columns hold no references). */
   private clearSlot(i: number): void {
-    this.qu[i] = 0n;
     this.cu[i] = 0n;
-    this.uu[i] = 0n;
     if (this.ranks !== undefined) this.ranks[i] = undefined;
+    if (this.wide !== undefined) {
+      this.wide.qu[i] = undefined;
+      this.wide.uu[i] = undefined;
+    }
   }
 
   /** Appends a lot; with a unit (us ≥ 0) its cost must be qty × unit, and is not stored. */
   private pushRaw(qu: bigint, qs: number, cu: bigint, cs: number, uu: bigint, us: number, ts: TsUs, seq: number, rank: Rank | undefined): void {
     this.room();
     const i = this.end++;
-    this.qu[i] = qu;
+    this.setQu(i, qu);
     this.qs[i] = qs;
-    this.uu[i] = uu;
+    this.setUu(i, uu);
     this.us[i] = us;
     this.cu[i] = cu;
     this.cs[i] = cs;
@@ -413,12 +487,12 @@ class QueueBook implements LotBook {
   /** Lot i as a fresh object (a unit lot's cost: qty × unit). */
   private lotAt(i: number): Lot {
     const us = this.us[i]!;
-    const qu = this.qu[i]!;
+    const qu = this.quAt(i);
     const qs = this.qs[i]!;
     return {
       qty: new Dec(qu, qs),
-      cost: us < 0 ? new Dec(this.cu[i]!, this.cs[i]!) : new Dec(qu * this.uu[i]!, qs + us),
-      unit: us < 0 ? undefined : new Dec(this.uu[i]!, us),
+      cost: us < 0 ? new Dec(this.cu[i]!, this.cs[i]!) : new Dec(qu * this.uuAt(i), qs + us),
+      unit: us < 0 ? undefined : new Dec(this.uuAt(i), us),
       ts: this.tss[i]!,
       seq: this.seqs[i]!,
       rank: this.ranks?.[i],
@@ -513,7 +587,7 @@ class QueueBook implements LotBook {
       } else {
         const [taken, rest] = splitLot(lot, left);
         out.push(taken);
-        this.qu[idx] = rest.qty.u;
+        this.setQu(idx, rest.qty.u);
         this.qs[idx] = rest.qty.s;
         if (rest.unit === undefined) {
           this.cu[idx] = rest.cost.u;
@@ -568,7 +642,7 @@ class QueueBook implements LotBook {
     for (;;) {
       const idx = fifo ? this.head : this.end - 1;
       assert(idx < this.end && idx >= this.head, 'lots cover the quantity');
-      const qu = this.qu[idx]!;
+      const qu = this.quAt(idx);
       const qs = this.qs[idx]!;
       const us = this.us[idx]!;
       // |lot| vs |left|, compared on the signed values (as one would be short: the other way).
@@ -583,7 +657,7 @@ class QueueBook implements LotBook {
           tu = this.cu[idx]!;
           ts = this.cs[idx]!;
         } else {
-          tu = qu * this.uu[idx]!;
+          tu = qu * this.uuAt(idx);
           ts = qs + us;
         }
         const nru = addU(ru, rs, tu, ts);
@@ -600,7 +674,7 @@ class QueueBook implements LotBook {
         let ts: number;
         if (us >= 0) {
           // x × unit for a long, −(x × unit) for a short: the signed left × unit either way.
-          tu = lu * this.uu[idx]!;
+          tu = lu * this.uuAt(idx);
           ts = ls + us;
         } else {
           const taken = this.takeProRata(idx, short ? -lu : lu, ls);
@@ -611,7 +685,7 @@ class QueueBook implements LotBook {
         rs = addS(ru, rs, tu, ts);
         ru = nru;
         // The rest of the lot, in place: qty − left (signed).
-        this.qu[idx] = qSubU(qu, qs, lu, ls);
+        this.setQu(idx, qSubU(qu, qs, lu, ls));
         this.qs[idx] = qSubS(qs, lu, ls);
         break;
       }
@@ -634,7 +708,7 @@ class QueueBook implements LotBook {
   private takeProRata(idx: number, xu: bigint, xs: number): Dec {
     const cu = this.cu[idx]!;
     const cs = this.cs[idx]!;
-    const qu = this.qu[idx]!;
+    const qu = this.quAt(idx);
     const taken = new Dec(cu, cs).mul(new Dec(xu, xs)).div(new Dec(qu < 0n ? -qu : qu, this.qs[idx]!), DIVISION_SCALE);
     this.cu[idx] = subU(cu, cs, taken.u, taken.s);
     this.cs[idx] = subS(cs, taken.u, taken.s);
@@ -691,11 +765,11 @@ class QueueBook implements LotBook {
     let out = '';
     const to = Math.min(this.end, this.head + start + count);
     for (let i = this.head + start; i < to; i++) {
-      const qu = this.qu[i]!;
+      const qu = this.quAt(i);
       const qs = this.qs[i]!;
       const us = this.us[i]!;
-      const cost = us < 0 ? unitsText(this.cu[i]!, this.cs[i]!) : unitsText(qu * this.uu[i]!, qs + us);
-      const unit = us < 0 ? 'null' : `"${unitsText(this.uu[i]!, us)}"`;
+      const cost = us < 0 ? unitsText(this.cu[i]!, this.cs[i]!) : unitsText(qu * this.uuAt(i), qs + us);
+      const unit = us < 0 ? 'null' : `"${unitsText(this.uuAt(i), us)}"`;
       out += `${out.length === 0 ? '' : ','}["${unitsText(qu, qs)}","${cost}",${unit},${this.tss[i]!},${this.seqs[i]!},null,null]`;
     }
     return out;
@@ -713,6 +787,7 @@ class QueueBook implements LotBook {
     c.tss = this.tss;
     c.seqs = this.seqs;
     c.ranks = this.ranks;
+    c.wide = this.wide;
     c.head = this.head;
     c.end = this.end;
     c.sqU = this.sqU;
