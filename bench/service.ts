@@ -372,6 +372,21 @@ async function latency(nc: NatsConnection, lines: string[], rate: number, second
     }
     lat.sort((a, b) => a - b);
     cold.sort((a, b) => a - b);
+    // Where the time goes, from the service's own metrics (the whole run, warm-up included): its
+    // batches' mean size, commit and arrival-to-booked time, and its CPU beside the run's length.
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const num = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const mean = (h: string): number => num(`${h}_sum`) / num(`${h}_count`);
+      const cpu = num('utl_process_cpu_seconds_total');
+      process.stderr.write(
+        `  the service: ${num('utl_batch_size_count')} batches of ${mean('utl_batch_size').toFixed(1)} inputs on average; ` +
+          `commit ${(mean('utl_batch_commit_seconds') * 1000).toFixed(2)} ms, first arrival to booked ${(mean('utl_booking_latency_seconds') * 1000).toFixed(2)} ms (means); ` +
+          `${cpu.toFixed(1)} s of CPU in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${[...byBook].map(([b, us]) => `${us.length} updates of ${b}`).join(', ')}\n`,
+      );
+    } catch {
+      // The breakdown is a help, not a result.
+    }
     return {
       p50: quantile(lat, 0.5),
       p99: quantile(lat, 0.99),

@@ -36,6 +36,8 @@ export interface FrontPrincipal {
 
 export type ToFront =
   | ModelMessage
+  /** Model messages of one turn of the booking thread, in order. */
+  | { readonly t: 'many'; readonly ms: readonly ModelMessage[] }
   | { readonly t: 'ready' }
   | { readonly t: 'auth'; readonly id: number; readonly principal: FrontPrincipal | null }
   | { readonly t: 'close' };
@@ -265,7 +267,8 @@ port.on('message', (m: ToFront) => {
       return;
     default:
       try {
-        model.apply(m);
+        if (m.t === 'many') for (const x of m.ms) model.apply(x);
+        else model.apply(m);
       } catch (err) {
         // The copy can no longer be trusted: every read goes to the API from now on.
         ready = false;

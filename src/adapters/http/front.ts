@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { PositionsFeed } from '../../app/positions-model.js';
 import type { BookUpdate } from '../../app/service.js';
 import type { HttpAuth } from './auth.js';
+import type { ModelMessage } from '../../app/positions-model.js';
 import type { FromFront, FrontWorkerData, ToFront } from './front-worker.js';
 
 export interface FrontOptions {
@@ -43,6 +44,13 @@ function workerScript(): URL | string {
 export class HttpFront {
   private readonly feed = new PositionsFeed();
   private closed: Promise<void> | undefined;
+  /**
+   * Updates and seqs not yet handed over: those of one turn of the event loop go as one message.
+   * Each message wakes the thread and costs this one a write to wake it with (about a twentieth of
+   * this thread's time at 5,000 fills/s when a batch's update and seq went apart).
+   */
+  private pending: ModelMessage[] = [];
+  private flushing: NodeJS.Immediate | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -102,7 +110,8 @@ export class HttpFront {
 
   /** Every book was given: the front answers from its copy from now on. */
   ready(): void {
-    this.post({ t: 'ready' });
+    this.flush();
+    if (this.closed === undefined) this.worker.postMessage({ t: 'ready' } satisfies ToFront);
   }
 
   /** Stops listening (open connections are closed) and ends the thread. */
@@ -118,10 +127,24 @@ export class HttpFront {
       });
       this.worker.postMessage({ t: 'close' } satisfies ToFront);
     });
+    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    this.pending = [];
     return this.closed;
   }
 
-  private post(m: ToFront): void {
-    if (this.closed === undefined) this.worker.postMessage(m);
+  /** Queues a message for the end of this turn (in order: the thread applies them as given). */
+  private post(m: ModelMessage): void {
+    if (this.closed !== undefined) return;
+    if (this.pending.push(m) === 1) this.flushing = setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    if (this.pending.length === 0 || this.closed !== undefined) return;
+    const ms = this.pending;
+    this.pending = [];
+    this.worker.postMessage((ms.length === 1 ? ms[0]! : { t: 'many', ms }) satisfies ToFront);
   }
 }
