@@ -43,6 +43,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -261,6 +262,32 @@ function machineBusySeconds(): number {
   return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
 }
 
+/**
+ * The client (UTL_BENCH_CLIENT): `http` (default), node:http with kept-alive connections, its
+ * body read as the chunks come; `fetch`, Node's fetch (undici), whose body goes through a web
+ * stream, a promise a chunk: on a slow machine that adds milliseconds to a 1.7 MB answer
+ * (the issue's figure is the API's, not one client's).
+ */
+const CLIENT = process.env.UTL_BENCH_CLIENT === 'fetch' ? 'fetch' : 'http';
+const keepAlive = new Agent({ keepAlive: true });
+
+async function request(url: string): Promise<{ status: number; headersMs: number; body: Uint8Array }> {
+  if (CLIENT === 'fetch') {
+    const r = await fetch(url);
+    const headersMs = performance.now();
+    return { status: r.status, headersMs, body: new Uint8Array(await r.arrayBuffer()) };
+  }
+  return new Promise((resolve, reject) => {
+    get(url, { agent: keepAlive }, (res) => {
+      const headersMs = performance.now();
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headersMs, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 /** Requests GET `url` for `seconds`: open loop at `rps`, or back to back when `rps` is 0. */
 async function client(url: string, rps: number, seconds: number): Promise<{ lat: number[]; bodyBytes: number; errors: number }> {
   const lat: number[] = [];
@@ -269,14 +296,14 @@ async function client(url: string, rps: number, seconds: number): Promise<{ lat:
   const one = async (): Promise<void> => {
     const t = performance.now();
     try {
-      const r = await fetch(url);
-      const ttfb = performance.now() - t;
-      const body = await r.arrayBuffer();
+      const r = await request(url);
+      const ttfb = r.headersMs - t;
+      const body = r.body;
       if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
       const ms = performance.now() - t;
       lat.push(ms);
       bodyBytes = body.byteLength;
-      if (trace && ms > 50) process.stderr.write(`slow request: ${ms.toFixed(0)} ms (headers after ${ttfb.toFixed(0)} ms), sent at ${new Date(Date.now() - ms).toISOString()}\n`);
+      if (trace && ms > Number(process.env.UTL_BENCH_TRACE_MS ?? 50)) process.stderr.write(`slow request: ${ms.toFixed(0)} ms (headers after ${ttfb.toFixed(0)} ms), sent at ${new Date(Date.now() - ms).toISOString()}\n`);
     } catch (err) {
       if (errors++ === 0) process.stderr.write(`request failed: ${String(err)}\n`);
     }
