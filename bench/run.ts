@@ -5,7 +5,8 @@
  *
  * 1. In memory: events parsed and validated beforehand, then booked (FIFO) into a fresh ledger:
  *    fills/s, streaming (what `utl replay` uses on a sorted file) and retaining (late events and
- *    corrections possible).
+ *    corrections possible); the median of warm runs, each from a collected heap, and the first
+ *    (cold) run apart. Alone: `node --expose-gc dist/bench/run.js --in-memory FILE --runs N`.
  * 2. End to end: `utl replay FILE --json` as a child process: fills/s and peak RSS.
  * 3. 10M fills end to end: peak RSS (the bound is 1 GB).
  * 4. ledger-cli on the same fills (`ledger bal`): the ratio to UTL's end-to-end time.
@@ -85,13 +86,20 @@ function logFile(fills: number): string {
  * The in-memory benchmark runs in a child process of its own: its million retained events make a
  * heap of over a gigabyte, and collecting it must not compete with the end-to-end runs.
  */
-function inMemoryIsolated(path: string, runs: number): { fills: number; events: number; streaming: number; retaining: number } {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--in-memory', path, '--runs', String(runs)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+function inMemoryIsolated(path: string, runs: number): { fills: number; events: number; streaming: number; retaining: number; streamingCold: number; streamingRuns: number[] } {
+  const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', fileURLToPath(import.meta.url), '--in-memory', path, '--runs', String(runs)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`in-memory benchmark failed (${r.status})`);
-  return JSON.parse(r.stdout) as { fills: number; events: number; streaming: number; retaining: number };
+  return JSON.parse(r.stdout) as { fills: number; events: number; streaming: number; retaining: number; streamingCold: number; streamingRuns: number[] };
 }
 
-function inMemory(path: string, runs: number): { fills: number; events: number; streaming: number; retaining: number } {
+/**
+ * Each mode books the whole log `runs` times into a fresh ledger after one run of its own that
+ * is not counted (the code is compiled as it first runs: that run is reported apart, `cold`), and
+ * each run starts from a collected heap (with --expose-gc, which the parent passes): a run pays
+ * for the collection of its own garbage, not for the previous run's ledger. Without both, runs of
+ * the same build alternated 0.72M and 1.2M fills/s as a run did or did not pay for the one before.
+ */
+function inMemory(path: string, runs: number): { fills: number; events: number; streaming: number; retaining: number; streamingCold: number; streamingRuns: number[] } {
   const registry = new InstrumentRegistry();
   const events: LedgerEvent[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
@@ -101,19 +109,24 @@ function inMemory(path: string, runs: number): { fills: number; events: number; 
     events.push(v.event);
   }
   const fills = events.filter((e) => e.type === 'trade').length;
-  const rate = (retain: boolean): number => {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect === undefined) process.stderr.write('in-memory: node runs without --expose-gc: runs also pay for collecting the run before theirs\n');
+  const rates = (retain: boolean): { cold: number; runs: number[] } => {
     const samples: number[] = [];
-    for (let r = 0; r < runs; r++) {
+    for (let r = 0; r <= runs; r++) {
       const ledger = new Ledger({ retain, defaults: { method: 'fifo', fees: 'separate', pool: 'book' } }, registry);
+      collect?.();
       const t0 = process.hrtime.bigint();
       for (const e of events) ledger.submit(e);
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       if (ledger.needsReplay) throw new Error('bench input is not a sorted log');
       samples.push(fills / s);
     }
-    return median(samples);
+    return { cold: samples[0]!, runs: samples.slice(1) };
   };
-  return { fills, events: events.length, streaming: rate(false), retaining: rate(true) };
+  const streaming = rates(false);
+  const retaining = rates(true);
+  return { fills, events: events.length, streaming: median(streaming.runs), retaining: median(retaining.runs), streamingCold: streaming.cold, streamingRuns: streaming.runs.map(Math.round) };
 }
 
 interface E2e {
@@ -192,6 +205,8 @@ function core(args: Args): void {
     events: mem.events,
     fileMb: Math.round(sizeMb),
     inMemoryStreamingFillsPerSec: Math.round(mem.streaming),
+    inMemoryStreamingRuns: mem.streamingRuns,
+    inMemoryStreamingColdFillsPerSec: Math.round(mem.streamingCold),
     inMemoryRetainingFillsPerSec: Math.round(mem.retaining),
     endToEndSeconds: e2eSeconds,
     endToEndFillsPerSec: Math.round(mem.fills / e2eSeconds),
