@@ -159,8 +159,11 @@ async function positions(req: IncomingMessage, res: ServerResponse, search: stri
   if (model.seq < need && !(await caughtUp(need, 2000))) return false;
   const body = model.body({ ...(books === undefined ? {} : { books }), ...(q.asset === undefined ? {} : { asset: q.asset }), ...(q.venue === undefined ? {} : { venue: q.venue }) });
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+  // The head and every chunk handed to the socket together (one writev), not a write each.
+  res.cork();
   for (const c of body.chunks) res.write(c);
   res.end();
+  res.uncork();
   return true;
 }
 
