@@ -192,6 +192,12 @@ function fits64(v: bigint): boolean {
   return BigInt.asIntN(64, v) === v;
 }
 
+/** Slot i of a column of units: the wide value when one is held there, else the typed one. */
+function unitsAt(typed: BigInt64Array, wide: (bigint | undefined)[] | undefined, i: number): bigint {
+  const x = wide?.[i];
+  return x !== undefined ? x : typed[i]!;
+}
+
 /**
  * A queue book's quantity and unit units that do not fit in 64 bits, by lot index (undefined: the
  * typed column holds the value). Made only when a book first holds such a lot.
@@ -286,22 +292,12 @@ class QueueBook implements LotBook {
 
   /** Lot i's quantity units. */
   private quAt(i: number): bigint {
-    const w = this.wide;
-    if (w !== undefined) {
-      const x = w.qu[i];
-      if (x !== undefined) return x;
-    }
-    return this.qu[i]!;
+    return unitsAt(this.qu, this.wide?.qu, i);
   }
 
   /** Lot i's unit units (0n for a lot without a unit). */
   private uuAt(i: number): bigint {
-    const w = this.wide;
-    if (w !== undefined) {
-      const x = w.uu[i];
-      if (x !== undefined) return x;
-    }
-    return this.uu[i]!;
+    return unitsAt(this.uu, this.wide?.uu, i);
   }
 
   private setQu(i: number, v: bigint): void {
