@@ -12,10 +12,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PositionsFeed } from '../../app/positions-model.js';
+import { PositionsFeed, type ModelMessage } from '../../app/positions-model.js';
 import type { BookUpdate } from '../../app/service.js';
 import type { HttpAuth } from './auth.js';
-import type { ModelMessage } from '../../app/positions-model.js';
 import type { FromFront, FrontWorkerData, ToFront } from './front-worker.js';
 
 export interface FrontOptions {
