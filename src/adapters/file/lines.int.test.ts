@@ -36,6 +36,15 @@ describe('readLineBatches', () => {
     expect(got.lines).toEqual(lines);
   });
 
+  it('keeps a line longer than several reads whole, and the lines around it', async () => {
+    const path = join(dir, 'long.jsonl');
+    const long = [`{"id":"long","note":"${'é'.repeat(1_300_000)}"}`, ...lines.slice(0, 500), 'x'.repeat(2_500_000), '', ...lines.slice(500, 900)];
+    writeFileSync(path, `${long.join('\n')}\n`);
+    const got = await readAll(path);
+    expect(got.firsts).toBe(true);
+    expect(got.lines).toEqual(long);
+  });
+
   it('strips CRLF endings and a leading byte-order mark', async () => {
     const path = join(dir, 'crlf.jsonl');
     writeFileSync(path, `\uFEFF${lines.join('\r\n')}\r\n`);
