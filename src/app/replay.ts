@@ -94,6 +94,13 @@ function rawText(raw: Raw): string {
   return typeof raw === 'string' ? raw : raw();
 }
 
+/**
+ * Bytes of input per event assumed when the id set is sized from the input's size. A canonical
+ * trade line is ~220 bytes. Shorter lines than this leave a growth or two to do (as without a
+ * hint); longer ones make the set larger than it needs (by their ratio to this, at most).
+ */
+const BYTES_PER_EVENT_GUESS = 256;
+
 export class Pass {
   readonly ledger: Ledger;
   readonly rejected: RejectedEntry[] = [];
@@ -114,7 +121,9 @@ export class Pass {
     readonly totalBytes: number,
     readonly shard: Shard | undefined = undefined,
   ) {
-    const config: Partial<LedgerConfig> = { reporting: opts.reporting, cashLike: opts.cashLike, defaults: opts.settings, books: opts.books ?? {}, retain, until: opts.until };
+    // Without shards one ledger books every line: its id set is sized for the input at once.
+    const expectedEvents = shard === undefined ? Math.floor(totalBytes / BYTES_PER_EVENT_GUESS) : 0;
+    const config: Partial<LedgerConfig> = { reporting: opts.reporting, cashLike: opts.cashLike, defaults: opts.settings, books: opts.books ?? {}, retain, until: opts.until, expectedEvents };
     this.ledger = new Ledger(config);
   }
 

@@ -23,6 +23,27 @@ describe('IdHashSet', () => {
     );
   });
 
+  it('sized for an expected count: the same answers as unsized, and no growth up to that count', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 12 }), { maxLength: 300 }), fc.nat({ max: 300_000 }), (ids, expected) => {
+        const sized = new IdHashSet(expected);
+        const plain = new IdHashSet();
+        for (const id of ids) expect(sized.add(id)).toBe(plain.add(id));
+        expect(sized.size).toBe(plain.size);
+      }),
+      { numRuns: 50 },
+    );
+    const s = new IdHashSet(100_000);
+    const slots = s.tables().slots.length;
+    expect(slots / 2).toBeGreaterThan(200_000);
+    for (let i = 0; i < 100_000; i++) s.add(`f${i}`);
+    expect(s.tables().slots.length).toBe(slots);
+    s.add('one more, and more');
+    for (let i = 0; i < 100_000; i++) s.add(`g${i}`);
+    expect(s.tables().slots.length).toBeGreaterThan(slots);
+    for (let i = 0; i < 100_000; i += 331) expect(s.add(`f${i}`)).toBe(true);
+  });
+
   it('grows past its initial table without losing ids', () => {
     const s = new IdHashSet();
     for (let i = 0; i < 200_000; i++) expect(s.add(`f${i}`)).toBe(false);

@@ -35,6 +35,8 @@ export interface LedgerConfig {
   readonly snapshotEvery: number;
   /** As-of: events (and marks) after this instant are left out. */
   readonly until: TsUs | undefined;
+  /** About how many events will come (a hint, e.g. from a file's size): streaming sizes its id set for them. */
+  readonly expectedEvents: number;
 }
 
 export const DEFAULT_CONFIG: LedgerConfig = {
@@ -45,6 +47,7 @@ export const DEFAULT_CONFIG: LedgerConfig = {
   retain: true,
   snapshotEvery: 4096,
   until: undefined,
+  expectedEvents: 0,
 };
 
 /**
@@ -121,7 +124,7 @@ export class Ledger {
   /** Windows' events a deferred trim has yet to let go of (`forgetSome`): each a range of an old timeline. */
   private deferred: { events: readonly LedgerEvent[]; at: number; end: number }[] = [];
   /** Ids seen (streaming mode): a repeat, or a correction, asks for the retaining replay. */
-  private readonly seenIds = new IdHashSet();
+  private readonly seenIds: IdHashSet;
   private readonly cancels = new Map<string, CancelEvent[]>();
   private readonly amends = new Map<string, AmendEvent[]>();
   /** Venue-reported balances, kept for reconciliation. */
@@ -138,6 +141,7 @@ export class Ledger {
     this.marks = new Marks(this.config.reporting, new Set(this.config.cashLike));
     this.instruments = instruments ?? new InstrumentRegistry();
     this.ctx = { marks: this.marks, instruments: this.instruments };
+    this.seenIds = new IdHashSet(this.config.retain ? 0 : this.config.expectedEvents);
   }
 
   settingsOf(book: string): BookSettings {
