@@ -9,6 +9,8 @@
  */
 
 const INITIAL_SLOTS = 1 << 16;
+/** The most slots a size hint makes at the start (33M ids; more are grown into as they come). */
+const MAX_SIZED_SLOTS = 1 << 26;
 
 export class IdHashSet {
   /** Slot i holds hash halves at [2i] and [2i + 1]; (0, 0) is empty. */
@@ -24,7 +26,8 @@ export class IdHashSet {
   constructor(expected = 0) {
     let slots = INITIAL_SLOTS;
     // At most half full (see insert): room for `expected` ids is more than twice as many slots.
-    while (slots <= 2 * expected && slots < 1 << 30) slots *= 2;
+    // A hint sizes it up to MAX_SIZED_SLOTS (512 MB): past that, a wrong guess would cost too much.
+    while (slots <= 2 * expected && slots < MAX_SIZED_SLOTS) slots *= 2;
     this.slots = new Uint32Array(slots * 2);
     this.mask = slots - 1;
   }
